@@ -1,0 +1,122 @@
+"""CIE L*a*b* colour science in torch, and the paper's normalisation.
+
+Conventions used everywhere in vidcolor:
+- RGB tensors are sRGB in [0, 1], channel-first: shape (..., 3, H, W).
+- Lab tensors are CIE L*a*b* (D65, 2 degree observer): L in [0, 100], a/b roughly [-128, 128].
+- The model sees L and ab normalised to [-1, 1] (paper section 4.1): ``normalize_l``/``normalize_ab``
+  and their inverses are the only place that scaling lives.
+
+The maths follows ``skimage.color.rgb2lab``/``lab2rgb`` (same matrices and white point) so the two
+agree to ~1e-4 Lab units; tests check that on real photos. Half-precision input is computed in
+float32 (Lab needs the precision) and returned in the input dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# sRGB (linear) -> XYZ, the matrix skimage uses.
+_XYZ_FROM_RGB = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
+_RGB_FROM_XYZ = torch.linalg.inv(_XYZ_FROM_RGB)
+# D65 reference white, 2 degree observer.
+_WHITE_D65 = (0.95047, 1.0, 1.08883)
+
+L_MAX = 100.0
+AB_SCALE = 128.0  # a*, b* span about [-128, 128] (paper 4.1)
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.movedim(-3, -1)
+
+
+def _channels_first(x: torch.Tensor) -> torch.Tensor:
+    return x.movedim(-1, -3)
+
+
+def _work_dtype(x: torch.Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], shape (..., 3, H, W) -> CIE Lab, same shape and dtype."""
+    if rgb.shape[-3] != 3:
+        raise ValueError(f"rgb_to_lab expects 3 channels at dim -3, got shape {tuple(rgb.shape)}")
+    dtype = _work_dtype(rgb)
+    x = _channels_last(rgb.to(dtype))
+    linear = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+    xyz = linear @ _XYZ_FROM_RGB.to(device=x.device, dtype=dtype).T
+    xyz = xyz / torch.tensor(_WHITE_D65, device=x.device, dtype=dtype)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f.unbind(-1)
+    lab = torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-1)
+    return _channels_first(lab).to(rgb.dtype)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab, shape (..., 3, H, W) -> sRGB clipped to [0, 1], same shape and dtype."""
+    if lab.shape[-3] != 3:
+        raise ValueError(f"lab_to_rgb expects 3 channels at dim -3, got shape {tuple(lab.shape)}")
+    dtype = _work_dtype(lab)
+    x = _channels_last(lab.to(dtype))
+    L, a, b = x.unbind(-1)
+    fy = (L + 16.0) / 116.0
+    fx = a / 500.0 + fy
+    fz = (fy - b / 200.0).clamp_min(0.0)  # skimage clips negative z the same way
+    f = torch.stack((fx, fy, fz), dim=-1)
+    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
+    xyz = xyz * torch.tensor(_WHITE_D65, device=x.device, dtype=dtype)
+    linear = xyz @ _RGB_FROM_XYZ.to(device=x.device, dtype=dtype).T
+    srgb = torch.where(
+        linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * linear
+    )
+    return _channels_first(srgb.clamp(0.0, 1.0)).to(lab.dtype)
+
+
+def normalize_l(L: torch.Tensor) -> torch.Tensor:
+    """L* in [0, 100] -> [-1, 1]."""
+    return L / (L_MAX / 2.0) - 1.0
+
+
+def denormalize_l(l_norm: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> L* in [0, 100]."""
+    return (l_norm + 1.0) * (L_MAX / 2.0)
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """a*, b* in about [-128, 128] -> [-1, 1] (clamped: the generator ends in tanh)."""
+    return (ab / AB_SCALE).clamp(-1.0, 1.0)
+
+
+def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> a*, b*."""
+    return ab_norm * AB_SCALE
+
+
+def rgb_to_model_input(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """sRGB (..., 3, H, W) -> (L normalised (..., 1, H, W), ab normalised (..., 2, H, W))."""
+    lab = rgb_to_lab(rgb)
+    return normalize_l(lab[..., :1, :, :]), normalize_ab(lab[..., 1:, :, :])
+
+
+def model_output_to_rgb(l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised L (..., 1, H, W) and ab (..., 2, H, W) -> sRGB in [0, 1]."""
+    lab = torch.cat((denormalize_l(l_norm), denormalize_ab(ab_norm)), dim=-3)
+    return lab_to_rgb(lab)
+
+
+def rgb_uint8_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """uint8 RGB frames, channel-last (..., H, W, 3) as decoders give them -> Lab (..., 3, H, W)."""
+    return rgb_to_lab(_channels_first(rgb).float() / 255.0)
+
+
+def lab_to_rgb_uint8(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (..., 3, H, W) -> uint8 RGB channel-last (..., H, W, 3), rounded, ready to encode."""
+    rgb = lab_to_rgb(lab.float())
+    return (_channels_last(rgb) * 255.0).round().to(torch.uint8)
