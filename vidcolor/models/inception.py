@@ -69,7 +69,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as err:  # any parse failure is the same user-facing problem
-        raise InceptionWeightsMissing(f"{path}: not a readable Inception-v3 weights file ({err})")
+        raise InceptionWeightsMissing(
+            f"{path}: not a readable Inception-v3 weights file ({err})"
+        ) from err
     if not isinstance(state, dict):
         raise InceptionWeightsMissing(f"{path}: not a state dict of Inception-v3 weights")
     return state
