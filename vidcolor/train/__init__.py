@@ -1,0 +1,1 @@
+"""Training: the paper's GAN step (pure torch) and its Ray Train + accelerate wrapper."""

@@ -1,0 +1,74 @@
+"""One GAN update per the paper (section 5.2): L1 on ab + BCE adversarial loss, Adam.
+
+Pure torch and no Ray: the Ray Train worker wraps this with accelerate (``backward`` is then
+``accelerator.backward``). The discriminator sees L + ab (3 channels), real = ground-truth ab.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class GANConfig:
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)  # paper: beta1 0.5, beta2 0.9 (0.999 in the COCO run)
+    l1_weight: float = 100.0  # lambda of the L1 term; the paper does not give it, pix2pix uses 100
+
+
+def make_optimizers(
+    generator: nn.Module, discriminator: nn.Module, config: GANConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    params_g = [p for p in generator.parameters() if p.requires_grad]  # frozen Inception excluded
+    opt_g = torch.optim.Adam(params_g, lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
+    return opt_g, opt_d
+
+
+def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    l_norm: torch.Tensor,
+    ab_real: torch.Tensor,
+    *,
+    l1_weight: float = 100.0,
+    backward: Callable[[torch.Tensor], None] | None = None,
+) -> dict[str, float]:
+    """One discriminator update then one generator update; returns the losses as floats."""
+    backward = backward or torch.Tensor.backward
+    ab_fake = generator(l_norm)
+
+    # Discriminator: real (L, ab) pairs -> 1, generated -> 0. Two D passes this step (plus one in
+    # the G update): the reason DDP needs broadcast_buffers=False, see vidcolor/train/worker.py.
+    opt_d.zero_grad(set_to_none=True)
+    d_real = discriminator(torch.cat((l_norm, ab_real), dim=1))
+    d_fake = discriminator(torch.cat((l_norm, ab_fake.detach()), dim=1))
+    loss_d = 0.5 * (_bce(d_real, True) + _bce(d_fake, False))
+    backward(loss_d)
+    opt_d.step()
+
+    # Generator: fool D and stay close to the true colours.
+    opt_g.zero_grad(set_to_none=True)
+    loss_adv = _bce(discriminator(torch.cat((l_norm, ab_fake), dim=1)), True)
+    loss_l1 = F.l1_loss(ab_fake, ab_real)
+    loss_g = loss_adv + l1_weight * loss_l1
+    backward(loss_g)
+    opt_g.step()
+    return {
+        "loss_d": loss_d.item(),
+        "loss_g": loss_g.item(),
+        "loss_adv": loss_adv.item(),
+        "loss_l1": loss_l1.item(),
+    }
