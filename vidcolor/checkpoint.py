@@ -79,13 +79,14 @@ def load_generator(
     tensors, metadata = load_tensors(uri)
     config = read_config(metadata, uri)
     generator = build_generator(config, inception_weights=inception_weights)
-    expected = generator.trainable_state_dict().keys()
+    expected = generator.trainable_state_dict()
     missing = sorted(set(expected) - tensors.keys())
     unexpected = sorted(tensors.keys() - set(expected))
-    if missing or unexpected:
+    mismatched = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or mismatched:
         raise CheckpointError(
             f"{uri}: weights do not match a {config.variant} width {config.width} generator "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {mismatched[:3]})"
         )
     generator.load_state_dict(tensors, strict=False)
     return generator.to(device).eval(), config

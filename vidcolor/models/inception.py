@@ -82,7 +82,12 @@ def load_inception_v3(path: str | os.PathLike | None = None) -> nn.Module:
     weights = find_inception_weights(path)
     state = {k: v for k, v in _read_state_dict(weights).items() if not k.startswith("AuxLogits.")}
     model = build_inception_v3()
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # tensor shape mismatches
+        raise InceptionWeightsMissing(
+            f"{weights}: does not match torchvision's Inception-v3 (wrong tensor shapes)"
+        ) from err
     if missing or unexpected:
         raise InceptionWeightsMissing(
             f"{weights}: does not match torchvision's Inception-v3 "

@@ -1,0 +1,98 @@
+"""Checkpoint round trip (bit-identical outputs), refusal of pickles and junk, S3 round trip."""
+
+import pickle
+
+import pytest
+import torch
+
+from vidcolor.checkpoint import load_generator, load_tensors, save_generator
+from vidcolor.errors import CheckpointError
+from vidcolor.models import ModelConfig, build_generator
+
+
+def _trained_looking_generator(width=4):
+    torch.manual_seed(1)
+    g = build_generator(ModelConfig(width=width, image_size=64))
+    # populate BatchNorm running stats so they are part of what must round-trip
+    g.train()
+    with torch.no_grad():
+        g(torch.rand(4, 1, 64, 64) * 2 - 1)
+    return g.eval()
+
+
+def test_round_trip_bit_identical(tmp_path):
+    g = _trained_looking_generator()
+    path = tmp_path / "g.safetensors"
+    save_generator(str(path), g, ModelConfig(width=4, image_size=64))
+    g2, cfg = load_generator(str(path))
+    assert cfg.width == 4 and cfg.variant == "vit-gan" and cfg.image_size == 64
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(g(x), g2(x))
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temp files left
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("pickle payload executed",))
+
+
+def test_pickle_renamed_safetensors_is_refused(tmp_path, capsys):
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError, match="evil.safetensors: not a safetensors checkpoint"):
+        load_generator(str(path))
+    torch.save({"x": torch.zeros(2)}, path)  # a torch zip-pickle too
+    with pytest.raises(CheckpointError, match="not a safetensors checkpoint"):
+        load_generator(str(path))
+    assert "pickle payload executed" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [b"", b"12345678", b"hello world, not a checkpoint"])
+def test_junk_files_are_refused(tmp_path, content):
+    path = tmp_path / "junk.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="junk.safetensors"):
+        load_generator(str(path))
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "g.safetensors"
+    save_generator(str(path), _trained_looking_generator(), ModelConfig(width=4))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="g.safetensors"):
+        load_generator(str(path))
+
+
+def test_safetensors_without_config_or_wrong_shapes(tmp_path):
+    from safetensors.torch import save_file
+
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(plain))
+    with pytest.raises(CheckpointError, match="no vidcolor model config"):
+        load_generator(str(plain))
+    g = _trained_looking_generator(width=4)
+    path = tmp_path / "w.safetensors"
+    save_generator(str(path), g, ModelConfig(width=8))  # config lies about the width
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_generator(str(path))
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(Exception, match="nope.safetensors"):
+        load_generator(str(tmp_path / "nope.safetensors"))
+
+
+def test_s3_round_trip(s3_env):
+    s3_env.create_bucket(Bucket="models")
+    g = _trained_looking_generator()
+    save_generator("s3://models/runs/g.safetensors", g, ModelConfig(width=4))
+    keys = [o["Key"] for o in s3_env.list_objects_v2(Bucket="models")["Contents"]]
+    assert keys == ["runs/g.safetensors"]
+    g2, _ = load_generator("s3://models/runs/g.safetensors")
+    x = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(g(x), g2(x))
+    tensors, meta = load_tensors("s3://models/runs/g.safetensors")
+    assert "vidcolor" in meta and tensors
