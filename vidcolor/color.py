@@ -79,6 +79,44 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return _channels_first(srgb.clamp(0.0, 1.0)).to(lab.dtype)
 
 
+def _lab_to_linear_rgb(lab_last: torch.Tensor) -> torch.Tensor:
+    """Channel-last Lab -> unclipped linear sRGB (the part of lab_to_rgb before gamma and clip)."""
+    dtype = lab_last.dtype
+    L, a, b = lab_last.unbind(-1)
+    fy = (L + 16.0) / 116.0
+    f = torch.stack((a / 500.0 + fy, fy, (fy - b / 200.0).clamp_min(0.0)), dim=-1)
+    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
+    xyz = xyz * torch.tensor(_WHITE_D65, device=lab_last.device, dtype=dtype)
+    return xyz @ _RGB_FROM_XYZ.to(device=lab_last.device, dtype=dtype).T
+
+
+def fit_to_gamut(lab: torch.Tensor, steps: int = 8) -> torch.Tensor:
+    """Scale ab of out-of-gamut pixels towards grey just enough that sRGB needs no clipping.
+
+    Clipping RGB changes lightness; the colouriser promises to keep the input's L, so colours the
+    model over-saturates lose chroma instead (hue and L kept). Only out-of-gamut pixels are searched
+    (bisection on the chroma scale), so typical frames cost little extra.
+    """
+    x = _channels_last(lab.to(_work_dtype(lab))).clone()
+    flat = x.reshape(-1, 3)
+    eps = 1e-4
+    lin = _lab_to_linear_rgb(flat)
+    out = ((lin < -eps) | (lin > 1 + eps)).any(-1)
+    if out.any():
+        sub = flat[out]
+        lo = torch.zeros(sub.shape[0], 1, device=sub.device, dtype=sub.dtype)
+        hi = torch.ones_like(lo)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            trial = torch.cat((sub[:, :1], sub[:, 1:] * mid), dim=1)
+            lin = _lab_to_linear_rgb(trial)
+            ok = ((lin >= -eps) & (lin <= 1 + eps)).all(-1, keepdim=True)
+            lo = torch.where(ok, mid, lo)
+            hi = torch.where(ok, hi, mid)
+        flat[out] = torch.cat((sub[:, :1], sub[:, 1:] * lo), dim=1)
+    return _channels_first(x).to(lab.dtype)
+
+
 def normalize_l(L: torch.Tensor) -> torch.Tensor:
     """L* in [0, 100] -> [-1, 1]."""
     return L / (L_MAX / 2.0) - 1.0
@@ -116,7 +154,9 @@ def rgb_uint8_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return rgb_to_lab(_channels_first(rgb).float() / 255.0)
 
 
-def lab_to_rgb_uint8(lab: torch.Tensor) -> torch.Tensor:
-    """Lab (..., 3, H, W) -> uint8 RGB channel-last (..., H, W, 3), rounded, ready to encode."""
-    rgb = lab_to_rgb(lab.float())
+def lab_to_rgb_uint8(lab: torch.Tensor, keep_lightness: bool = True) -> torch.Tensor:
+    """Lab (..., 3, H, W) -> uint8 RGB channel-last (..., H, W, 3), rounded, ready to encode.
+    ``keep_lightness`` first pulls out-of-gamut colours into gamut (see :func:`fit_to_gamut`)."""
+    lab = lab.float()
+    rgb = lab_to_rgb(fit_to_gamut(lab) if keep_lightness else lab)
     return (_channels_last(rgb) * 255.0).round().to(torch.uint8)

@@ -67,7 +67,7 @@ class Colouriser:
         """uint8 (H, W, 3) or grey (H, W) -> colourised uint8 (H, W, 3) with the input's L."""
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[..., None], 3, axis=2)
-        lab = color.rgb_uint8_to_lab(torch.from_numpy(np.ascontiguousarray(rgb[..., :3])))
+        lab = color.rgb_uint8_to_lab(torch.tensor(rgb[..., :3]))  # copies: inputs may be read-only
         L = lab[None, :1]  # (1, 1, H, W), L* of the input at full resolution
         h, w = model_resolution(*L.shape[-2:], short_side=model_size)
         l_small = F.interpolate(color.normalize_l(L), size=(h, w), mode="area")
