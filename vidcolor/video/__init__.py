@@ -1,27 +1,33 @@
 """Video engine: probe, keyframe segments, decode to L, encode colourised segments, re-mux.
 
 Pure PyAV + pyarrow.fs (through ``vidcolor.storage``); no Ray here, every stage is a plain function.
+Names are imported lazily so ``vidcolor probe`` does not pay for importing torch. The probe
+function lives at ``vidcolor.video.probe.probe`` (the package attribute ``probe`` is the module).
 """
 
-from vidcolor.video.decode import DecodedSegment, decode_segment, iter_full_l, model_resolution
-from vidcolor.video.encode import EncodeSettings, encode_segment, merge_l_ab
-from vidcolor.video.mux import container_for, finalise
-from vidcolor.video.probe import StreamInfo, VideoInfo, probe
-from vidcolor.video.segments import Segment, plan_segments
+from __future__ import annotations
 
-__all__ = [
-    "DecodedSegment",
-    "EncodeSettings",
-    "Segment",
-    "StreamInfo",
-    "VideoInfo",
-    "container_for",
-    "decode_segment",
-    "encode_segment",
-    "finalise",
-    "iter_full_l",
-    "merge_l_ab",
-    "model_resolution",
-    "plan_segments",
-    "probe",
-]
+import importlib
+
+_EXPORTS = {
+    "DecodedSegment": "decode",
+    "decode_segment": "decode",
+    "iter_full_l": "decode",
+    "model_resolution": "decode",
+    "EncodeSettings": "encode",
+    "encode_segment": "encode",
+    "merge_l_ab": "encode",
+    "container_for": "mux",
+    "finalise": "mux",
+    "StreamInfo": "probe",
+    "VideoInfo": "probe",
+    "Segment": "segments",
+    "plan_segments": "segments",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"vidcolor.video.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'vidcolor.video' has no attribute {name!r}")

@@ -99,7 +99,8 @@ def open_media(uri: str) -> av.container.InputContainer:
 
 
 def _reason(err: BaseException) -> str:
-    return " ".join(str(err).split())[:200]
+    text = getattr(err, "strerror", None) or str(err)  # FFmpegError: the reason without errno/path
+    return " ".join(str(text).split())[:200]
 
 
 def _fraction_str(x) -> str | None:
