@@ -8,7 +8,7 @@ import scipy.linalg
 import torch
 
 from vidcolor.errors import InceptionWeightsMissing, VidcolorError
-from vidcolor.metrics import FID, fid, fid_from_features, frechet_distance
+from vidcolor.metrics import FID, fid_from_features, fid_score, frechet_distance
 from vidcolor.models.inception import build_inception_v3
 
 
@@ -87,7 +87,7 @@ def test_fid_runs_with_weights_from_a_file(random_inception_file, real_photos):
     assert np.isfinite(different) and different > 0
     assert abs(fid_from_features(ref_features, ref_features)) < 1e-6 * different
     # The one-shot function goes through the same extractor and agrees with the accumulator.
-    assert fid(astronaut, coffee, acc.extract.model, batch_size=3) == pytest.approx(different)
+    assert fid_score(astronaut, coffee, acc.extract.model, batch_size=3) == pytest.approx(different)
 
 
 def test_fid_without_weights_says_so(tmp_path, real_photos):

@@ -1,23 +1,34 @@
 """Colourisation metrics: image fidelity (PSNR, SSIM, ab-PSNR), colourfulness, FID, and temporal
-consistency (CDC, flicker). Inputs are uint8 RGB (H, W, 3) numpy arrays, as decoders give them."""
+consistency (CDC, flicker). Inputs are uint8 RGB (H, W, 3) numpy arrays, as decoders give them.
 
-from vidcolor.metrics.fid import FID, fid, fid_from_features, frechet_distance
-from vidcolor.metrics.image import ab_psnr, colourfulness, colourfulness_ratio, psnr, ssim
-from vidcolor.metrics.temporal import CDC, Flicker, cdc, flicker_index, js_divergence
+Names are loaded on first use (PEP 562) so that importing ``vidcolor.metrics.suite`` for the CLI
+parser does not pull in torch.
+"""
 
-__all__ = [
-    "CDC",
-    "FID",
-    "Flicker",
-    "ab_psnr",
-    "cdc",
-    "colourfulness",
-    "colourfulness_ratio",
-    "fid",
-    "fid_from_features",
-    "flicker_index",
-    "frechet_distance",
-    "js_divergence",
-    "psnr",
-    "ssim",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "FID": "fid",
+    "fid_score": "fid",
+    "fid_from_features": "fid",
+    "frechet_distance": "fid",
+    "ab_psnr": "image",
+    "colourfulness": "image",
+    "colourfulness_ratio": "image",
+    "psnr": "image",
+    "ssim": "image",
+    "CDC": "temporal",
+    "Flicker": "temporal",
+    "cdc": "temporal",
+    "flicker_index": "temporal",
+    "js_divergence": "temporal",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -170,7 +170,7 @@ class FID:
         return fid_from_features(ref, cand)
 
 
-def fid(
+def fid_score(
     reference: Iterable[np.ndarray],
     candidate: Iterable[np.ndarray],
     model: nn.Module | None = None,
