@@ -24,7 +24,8 @@ def psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
     from skimage.metrics import peak_signal_noise_ratio
 
     _check_pair(reference, candidate)
-    return float(peak_signal_noise_ratio(reference, candidate, data_range=255))
+    with np.errstate(divide="ignore"):  # identical images: inf dB, not a warning
+        return float(peak_signal_noise_ratio(reference, candidate, data_range=255))
 
 
 def ssim(reference: np.ndarray, candidate: np.ndarray) -> float:
@@ -46,11 +47,9 @@ def ab_psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
     from skimage.metrics import peak_signal_noise_ratio
 
     _check_pair(reference, candidate)
-    return float(
-        peak_signal_noise_ratio(
-            ab_channels(reference), ab_channels(candidate), data_range=2 * AB_SCALE
-        )
-    )
+    ref_ab, cand_ab = ab_channels(reference), ab_channels(candidate)
+    with np.errstate(divide="ignore"):
+        return float(peak_signal_noise_ratio(ref_ab, cand_ab, data_range=2 * AB_SCALE))
 
 
 def colourfulness(rgb: np.ndarray) -> float:

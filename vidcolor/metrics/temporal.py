@@ -80,7 +80,10 @@ class Flicker:
         lum, ab = normalize_l(lab[:1]), lab[1:]
         if self.prev is not None:
             prev_l, prev_ab = self.prev
-            if detect_cuts(np.stack([prev_l, lum]), threshold=self.cut_threshold):
+            # A frame of another size (images in a folder) cannot continue the shot.
+            if prev_l.shape != lum.shape or detect_cuts(
+                np.stack([prev_l, lum]), threshold=self.cut_threshold
+            ):
                 self.cuts.append(self.frames)
             else:
                 self.total += float(np.abs(ab - prev_ab).mean())
