@@ -143,10 +143,9 @@ def finalise(
                 seg0.close()
 
             video_out = out_streams[source.video_index]
-            tagged = [
-                ((source.video_index, p) for p in _segment_packets(segment_files)),
-                ((p.stream.index, p) for p in _packets(src, copied)),
-            ]
+            tagged = [((source.video_index, p) for p in _segment_packets(segment_files))]
+            if copied:  # demux() with no streams would demux all of them, video included
+                tagged.append((p.stream.index, p) for p in _packets(src, copied))
             last_dts: dict[int, int] = {}
             for index, packet in heapq.merge(*tagged, key=_OrderKey()):
                 if index == source.video_index:  # segment joins: DTS must keep increasing

@@ -1,0 +1,218 @@
+"""decode -> merge (ab = 0) -> encode -> mux round trips, judged with ffprobe/ffmpeg."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from test_video_support import (
+    assert_streams_intact,
+    ffmpeg,
+    make_testsrc,
+    packets,
+    psnr,
+    round_trip,
+    streams,
+    synthetic_clip,
+    video_pts_seconds,
+    y_planes,
+)
+from test_video_support import grey_clip as make_grey_clip
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+from test_video_support import one_torch_thread  # noqa: E402,F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def grey_clip(bigbuckbunny):
+    return make_grey_clip(bigbuckbunny)
+
+
+def test_grey_clip_plans_three_segments(grey_clip):
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    plan = plan_segments(probe(grey_clip), segment_seconds=1.0, overlap=2)
+    assert len(plan) == 3
+    assert [s.n_frames for s in plan] == [25, 25, 25]
+
+
+def test_ffv1_round_trip_is_lossless_on_luma(grey_clip, tmp_path):
+    out, plan = round_trip(grey_clip, tmp_path / "out.mkv", codec="ffv1")
+    assert len(plan) == 3 and out.endswith(".mkv")
+    assert streams(out)[0]["codec_name"] == "ffv1"
+    assert_streams_intact(grey_clip, out)
+    src_y, out_y = y_planes(grey_clip), y_planes(out)
+    assert len(src_y) == len(out_y) == 75
+    worst = max(int(np.abs(a - b).max()) for a, b in zip(src_y, out_y, strict=True))
+    assert worst <= 1, f"luma differs by up to {worst} code values"
+
+
+def test_h264_round_trip_psnr_and_audio_identical(grey_clip, bigbuckbunny, tmp_path):
+    out, plan = round_trip(grey_clip, tmp_path / "out.mp4", codec="h264")
+    assert len(plan) == 3 and out.endswith(".mp4")
+    info = streams(out)
+    assert [s["codec_name"] for s in info] == ["h264", "aac"]
+    assert info[0]["pix_fmt"] == "yuv420p"
+    assert_streams_intact(grey_clip, out)
+    # The audio is the real clip's AAC, stream-copied twice: payloads still bit-identical.
+    real = packets(bigbuckbunny, "a:0")
+    ours = packets(out, "a:0")
+    assert [p["data_hash"] for p in ours] == [p["data_hash"] for p in real[: len(ours)]]
+    assert psnr(y_planes(grey_clip), y_planes(out)) > 40.0
+
+
+@pytest.mark.parametrize("name", ["vfr", "10bit", "odd_grey", "rotated", "two_audio", "no_audio"])
+def test_awkward_clips_round_trip(name, tmp_path):
+    src = synthetic_clip(name)
+    out, plan = round_trip(src, tmp_path / "out.mp4")
+    assert len(plan) >= 2
+    assert_streams_intact(src, out)
+    info = streams(out)
+    if name == "vfr":
+        gaps = np.diff(video_pts_seconds(out))  # exact fractions, equal to the source's
+        assert np.all(gaps[:24] == gaps[0]) and len(set(gaps)) > 1  # really variable
+    if name == "10bit":
+        assert info[0]["pix_fmt"] == "yuv420p10le"
+    if name == "odd_grey":
+        assert (info[0]["width"], info[0]["height"]) == (173, 97)
+    if name == "two_audio":
+        assert [s.get("tags", {}).get("language") for s in info[1:]] == ["eng", "fra"]
+        assert [s["sample_rate"] for s in info[1:]] == ["44100", "22050"]
+    if name == "no_audio":
+        assert len(info) == 1
+
+
+def test_rotated_clip_matches_ffmpeg_autorotate(tmp_path):
+    """Our output is stored upright; ffmpeg's own autorotation of the source must agree."""
+    src = synthetic_clip("rotated")
+    out, _ = round_trip(src, tmp_path / "out.mp4")
+    upright = tmp_path / "upright.mkv"  # ffmpeg applies the display matrix when transcoding
+    ffmpeg("-i", src, "-c:v", "ffv1", "-pix_fmt", "yuv420p", upright)
+    ours, ffmpegs = y_planes(out), y_planes(upright)
+    assert ours[0].shape == ffmpegs[0].shape == (160, 96)
+    assert psnr(ffmpegs, ours) > 35.0
+    # And the wrong way round would be far off: the test can fail.
+    assert psnr([np.rot90(y, 2) for y in ffmpegs], ours) < 20.0
+
+
+def test_subtitles_force_mkv(tmp_path, caplog):
+    src = synthetic_clip("subtitled")
+    out, _ = round_trip(src, tmp_path / "out.mp4")
+    assert out.endswith(".mkv")
+    assert "cannot go in .mp4" in caplog.text
+    assert not (tmp_path / "out.mp4").exists()
+    assert [s["codec_name"] for s in streams(out)] == ["h264", "aac", "subrip"]
+    assert_streams_intact(src, out)
+
+
+def test_container_choice():
+    from vidcolor.video.encode import EncodeSettings
+    from vidcolor.video.mux import container_for
+    from vidcolor.video.probe import probe
+
+    two = probe(synthetic_clip("two_audio"))
+    subs = probe(synthetic_clip("subtitled"))
+    assert container_for(two, EncodeSettings("h264")) == ".mp4"
+    assert container_for(two, EncodeSettings("prores")) == ".mov"
+    assert container_for(two, EncodeSettings("ffv1")) == ".mkv"
+    assert container_for(subs, EncodeSettings("h264")) == ".mkv"
+
+
+def test_segment_decode_matches_direct_decode():
+    """Seeking into a segment yields exactly the frames a straight decode gives at those pts."""
+    import av
+
+    from vidcolor.video.decode import decode_segment
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    src = synthetic_clip("vfr")
+    info = probe(src)
+    plan = plan_segments(info, segment_seconds=1.0, overlap=3)
+    seg = plan[1]
+    dec = decode_segment(str(src), seg, model_size=32)
+    assert seg.n_before == 3 and seg.n_after == 3
+    assert seg.seek_pts < seg.start_pts  # context reaches back past the keyframe: earlier seek
+    expect = [p for p in info.frame_pts if seg.context_start_pts <= p < seg.context_end_pts]
+    assert dec.pts.tolist() == expect
+    assert dec.own == slice(3, 3 + seg.n_frames)
+    assert dec.l_small.shape[1:] == (1, 32, 64) and dec.l_small.dtype == np.float32
+    assert -1.0 <= dec.l_small.min() and dec.l_small.max() <= 1.0
+    with av.open(str(src)) as c:
+        frames = {f.pts: f for f in c.decode(video=0)}
+    import torch
+
+    from vidcolor import color
+
+    for row, pts in enumerate(dec.pts):
+        rgb = frames[int(pts)].to_ndarray(format="rgb24", width=64, height=32, interpolation="AREA")
+        ref = color.normalize_l(color.rgb_uint8_to_lab(torch.from_numpy(rgb))[0]).numpy()
+        assert np.abs(ref - dec.l_small[row, 0]).max() < 1e-4
+
+
+def _decode_peak(uri, seg) -> int:
+    from vidcolor.video.decode import decode_segment
+
+    tracemalloc.start()
+    try:
+        decode_segment(str(uri), seg, model_size=32)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_decode_memory_does_not_grow_with_video_length(tmp_path):
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    x264 = ["-c:v", "libx264", "-preset", "ultrafast"]
+    short = make_testsrc(tmp_path / "short.mp4", size="320x192", seconds=3, extra=x264)
+    long = make_testsrc(tmp_path / "long.mp4", size="320x192", seconds=30, extra=x264)
+    seg_short = plan_segments(probe(short), segment_seconds=1.0)[1]
+    seg_long = plan_segments(probe(long), segment_seconds=1.0)[1]
+    assert seg_short.n_decoded == seg_long.n_decoded
+    _decode_peak(short, seg_short)  # warm-up: first-call allocations are not the decoder's
+    peak_short, peak_long = _decode_peak(short, seg_short), _decode_peak(long, seg_long)
+    assert peak_short > 100_000  # the frames really went through traced numpy buffers
+    assert peak_long < 1.25 * peak_short, (peak_short, peak_long)
+
+
+def test_model_resolution():
+    from vidcolor.video.decode import model_resolution
+
+    assert model_resolution(720, 1280) == (256, 448)
+    assert model_resolution(1280, 720) == (448, 256)
+    assert model_resolution(97, 173) == (256, 448)
+    assert model_resolution(144, 176) == (256, 320)
+    assert model_resolution(100, 100, short_side=64) == (64, 64)
+    with pytest.raises(ValueError):
+        model_resolution(720, 1280, short_side=250)
+
+
+def test_merge_l_ab_grey_and_colour():
+    from vidcolor.video.encode import merge_l_ab
+
+    l_full = np.full((9, 11), 50.0, np.float32)
+    grey = merge_l_ab(l_full, np.zeros((2, 4, 4), np.float32))
+    assert grey.shape == (9, 11, 3) and grey.dtype == np.uint8
+    assert np.all(grey == grey[..., :1]) and abs(int(grey[0, 0, 0]) - 119) <= 1  # L*=50 -> 119
+    red = merge_l_ab(l_full, np.stack([np.full((4, 4), 0.5), np.zeros((4, 4))]).astype(np.float32))
+    assert red[..., 0].mean() > red[..., 1].mean() + 40
+    deep = merge_l_ab(l_full, np.zeros((2, 4, 4), np.float32), dtype=np.uint16)
+    assert deep.dtype == np.uint16 and abs(int(deep[0, 0, 0]) - 119 * 257) < 300
+
+
+def test_encode_rejects_wrong_ab_count(tmp_path):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.video.encode import EncodeSettings, encode_segment
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    src = synthetic_clip("no_audio")
+    info = probe(src)
+    seg = plan_segments(info, segment_seconds=1.0)[0]
+    with pytest.raises(VidcolorError, match="owns 25 frames"):
+        encode_segment(str(src), seg, np.zeros((3, 2, 32, 32), np.float32), tmp_path / "s.mov",
+                       EncodeSettings(), info)  # fmt: skip
