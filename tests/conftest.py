@@ -64,7 +64,10 @@ S3_SECRET = "testing-secret-key"
 @pytest.fixture(scope="session")
 def moto_server():
     """A real S3 server process on 127.0.0.1; yields its endpoint URL and stops it afterwards."""
-    exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    # The venv's own moto first: a moto_server found on PATH may be another Python's older moto
+    # (5.2.1 here fails pyarrow's empty multipart uploads with INTERNAL_FAILURE).
+    venv_exe = Path(sys.executable).parent / "moto_server"
+    exe = str(venv_exe) if venv_exe.exists() else shutil.which("moto_server")
     port = free_port()
     proc = subprocess.Popen(
         [exe, "-H", "127.0.0.1", "-p", str(port)],
