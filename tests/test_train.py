@@ -1,0 +1,185 @@
+"""Training pieces without Ray: data preprocessing, held-out split, checkpoint state, reports,
+and the shipped demo checkpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
+from vidcolor.train import data, report
+from vidcolor.train.state import Position, load_training_state, save_training_state
+from vidcolor.train.step import GANConfig, gan_step, make_optimizers
+
+DEMO_HELDOUT_FRACTION = (
+    0.05  # the --heldout-fraction of the demo run (vidcolor/assets/DEMO_CARD.md)
+)
+
+
+def _png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_heldout_split_is_deterministic_and_by_relpath():
+    paths = [f"photos/{i:03d}.jpg" for i in range(400)]
+    first = [p for p in paths if data.is_heldout(p, 0.1)]
+    assert first == [p for p in paths if data.is_heldout(p, 0.1)]
+    assert 20 <= len(first) <= 60  # about 10 %
+    sources = [data.Source(uri=f"s3://b/{p}", relpath=p, kind="image") for p in paths]
+    train, heldout = data.split_sources(sources, 0.1)
+    assert [s.relpath for s in heldout] == first
+    assert not {s.relpath for s in train} & set(first)
+
+
+def test_chroma_filter_separates_photos_from_grey_and_sepia(real_photos):
+    for name, rgb in real_photos.items():
+        assert data.chroma_std(rgb) > 8.0, name
+    grey = np.repeat(real_photos["astronaut"].mean(axis=2, keepdims=True), 3, axis=2)
+    assert data.chroma_std(grey.astype(np.uint8)) < 0.5
+    # A toned (sepia) print: the photo's L with one brown a*, b* everywhere.
+    from vidcolor.color import lab_to_rgb_uint8, rgb_uint8_to_lab
+
+    lab = rgb_uint8_to_lab(torch.from_numpy(real_photos["astronaut"]))
+    lab[1], lab[2] = 3.0, 9.0
+    sepia = lab_to_rgb_uint8(lab).numpy()
+    assert data.chroma_std(sepia) < 6.0
+
+
+def test_load_examples_crops_normalises_and_drops_grey(real_photos, tmp_path):
+    coffee = tmp_path / "coffee.png"
+    coffee.write_bytes(_png_bytes(real_photos["coffee"]))
+    grey_rgb = np.repeat(real_photos["coffee"].mean(axis=2, keepdims=True), 3, axis=2)
+    grey = tmp_path / "grey.png"
+    grey.write_bytes(_png_bytes(grey_rgb.astype(np.uint8)))
+    cfg = data.DataConfig(image_size=64, crops_per_image=3)
+    load = data.LoadExamples(cfg, train=True)
+    rows = load({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    assert len(rows) == 3
+    for row in rows:
+        assert row["l"].shape == (1, 64, 64) and row["ab"].shape == (2, 64, 64)
+        assert row["l"].dtype == np.float32
+        assert -1.0 <= row["l"].min() and row["l"].max() <= 1.0
+        assert np.abs(row["ab"]).max() <= 1.0 and row["ab"].std() > 0.01
+    assert not np.allclose(rows[0]["l"], rows[1]["l"])  # random crops differ
+    assert load({"uri": str(grey), "relpath": "grey.png", "kind": "image"}) == []
+    held = data.LoadExamples(cfg, train=False)
+    a = held({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    b = held({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    assert len(a) == 1 and np.array_equal(a[0]["ab"], b[0]["ab"])  # held-out: fixed centre crop
+
+
+def test_video_frames_are_sampled_through_the_video_engine(carphone):
+    frames = data.sample_video_frames(str(carphone), 4)
+    assert len(frames) == 4
+    assert frames[0].shape == (144, 176, 3) and frames[0].dtype == np.uint8
+    assert not np.array_equal(frames[0], frames[-1])
+
+
+def test_bad_image_is_a_one_line_error_naming_the_file(tmp_path):
+    from vidcolor.errors import VidcolorError
+
+    with pytest.raises(VidcolorError, match="broken.png: not a readable image"):
+        data.decode_image(b"not an image", "broken.png")
+
+
+def _tiny_models(image_size: int = 32):
+    cfg = ModelConfig(variant="vit-gan", width=4, image_size=image_size)
+    g = build_generator(cfg)
+    disc_kwargs = dict(
+        image_size=image_size, patch_size=16, dim=32, depth=1, heads=2, dim_head=8, mlp_dim=32
+    )
+    d = ViTDiscriminator(**disc_kwargs)
+    return cfg, g, d, disc_kwargs
+
+
+def test_training_state_round_trips_through_safetensors(tmp_path, real_photos):
+    torch.manual_seed(0)
+    cfg, g, d, disc_kwargs = _tiny_models()
+    opt_g, opt_d = make_optimizers(g, d, GANConfig())
+    rgb = data.center_crop(real_photos["chelsea"], 32)[None]
+    from vidcolor.color import rgb_to_model_input
+
+    l_norm, ab = rgb_to_model_input(rgb)
+    gan_step(g, d, opt_g, opt_d, l_norm, ab)
+    save_training_state(
+        str(tmp_path),
+        generator=g,
+        model_config=cfg,
+        discriminator=d,
+        disc_kwargs=disc_kwargs,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        position=Position(step=7, epoch=1, batch=3),
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "discriminator.safetensors",
+        "generator.safetensors",
+        "optimizer.safetensors",
+    ]
+    for p in tmp_path.iterdir():  # safetensors: 8-byte header length then a JSON header
+        header_len = int.from_bytes(p.read_bytes()[:8], "little")
+        json.loads(p.read_bytes()[8 : 8 + header_len])
+    state = load_training_state(str(tmp_path))
+    assert state.position == Position(step=7, epoch=1, batch=3)
+    assert state.disc_kwargs == disc_kwargs and state.model_config.width == 4
+
+    _, g2, d2, _ = _tiny_models()
+    opt_g2, opt_d2 = make_optimizers(g2, d2, GANConfig())
+    g2.load_state_dict(state.generator)
+    d2.load_state_dict(state.discriminator)
+    opt_g2.load_state_dict(state.opt_g)
+    opt_d2.load_state_dict(state.opt_d)
+    before, after = opt_g.state_dict()["state"], opt_g2.state_dict()["state"]
+    assert before.keys() == after.keys()
+    for key, a in before.items():
+        assert torch.equal(a["exp_avg"], after[key]["exp_avg"])
+        assert torch.equal(a["step"], after[key]["step"])
+    # The restored pair takes the same next step as the original.
+    torch.manual_seed(1)
+    out1 = gan_step(g, d, opt_g, opt_d, l_norm, ab)
+    torch.manual_seed(1)
+    out2 = gan_step(g2, d2, opt_g2, opt_d2, l_norm, ab)
+    assert out1 == pytest.approx(out2, rel=1e-5)
+
+
+def test_report_metrics_and_sample_grid(real_photos):
+    from vidcolor.color import rgb_to_model_input
+
+    rgb = torch.stack([data.center_crop(real_photos[n], 64) for n in ("coffee", "astronaut")])
+    l_norm, ab = rgb_to_model_input(rgb)
+    perfect = report.heldout_metrics(l_norm, ab, ab)
+    grey = report.heldout_metrics(l_norm, ab, torch.zeros_like(ab))
+    assert perfect["heldout_ab_psnr"] > 40 > grey["heldout_ab_psnr"]
+    assert grey["heldout_ab_psnr"] == pytest.approx(grey["heldout_ab_psnr_grey"])
+    assert perfect["heldout_colourfulness_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert grey["heldout_colourfulness"] < 1.0
+    grid = Image.open(io.BytesIO(report.sample_grid_png(l_norm, ab, ab * 0.5)))
+    assert grid.size == (3 * 64, 2 * 64)
+
+
+def test_shipped_demo_checkpoint_colours_a_heldout_photo(real_photos):
+    """The default checkpoint (trained by `vidcolor train`, see DEMO_CARD.md) colours visibly a photo
+    it never trained on: colourfulness >= 40 % of the truth's, and not one uniform tint."""
+    from vidcolor.checkpoint import default_checkpoint, load_generator
+    from vidcolor.infer import Colouriser
+    from vidcolor.metrics import colourfulness
+
+    generator, config = load_generator(default_checkpoint())
+    assert config.variant == "vit-gan"
+    assert sum(p.numel() for p in generator.parameters()) < 5_000_000
+    name = "astronaut"
+    assert data.is_heldout(f"skimage/{name}.png", DEMO_HELDOUT_FRACTION)  # not trained on
+    truth = real_photos[name]
+    grey = np.repeat(truth.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    out = Colouriser(default_checkpoint(), device="cpu").colourise_rgb(grey)
+    assert out.shape == truth.shape
+    assert colourfulness(out) >= 0.4 * colourfulness(truth)
+    # Not a uniform sepia: the predicted ab varies across the picture.
+    assert data.chroma_std(out) > 4.0

@@ -1,0 +1,135 @@
+"""``vidcolor train``: GAN training with Ray Train + accelerate on 1..N workers (CPU or GPU)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vidcolor.errors import UsageError
+
+
+def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = None) -> None:
+    """The train options; shared with jobs/train.py (which defaults to ``--address auto``)."""
+    p.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="SRC",
+        help="images/videos: dir, glob, file or s3:// prefix (repeatable)",
+    )
+    p.add_argument("--output", required=True, help="output dir or s3:// prefix")
+    p.add_argument("--name", default="run", help="run name: checkpoints go to OUTPUT/NAME/")
+    p.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1)")
+    p.add_argument("--gpu", action="store_true", help="one GPU per worker, mixed precision")
+    p.add_argument("--precision", choices=["fp16", "bf16", "no"], default="fp16", help="on GPU")
+    p.add_argument("--cpus-per-worker", type=float, default=1.0)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: off)")
+    p.add_argument("--batch-size", type=int, default=16, help="per worker (paper: 16)")
+    p.add_argument("--image-size", type=int, default=256, help="training crop size (paper: 256)")
+    p.add_argument("--variant", choices=["vit-i-gan", "vit-gan"], default="vit-gan")
+    p.add_argument("--width", type=int, default=64, help="generator width (paper: 64)")
+    p.add_argument("--inception-weights", help="local Inception-v3 weights (vit-i-gan)")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--beta1", type=float, default=0.5)
+    p.add_argument("--beta2", type=float, default=0.9)
+    p.add_argument("--l1-weight", type=float, default=100.0)
+    p.add_argument("--lr-drop-step", type=int, default=0, help="multiply lr by --lr-drop-factor")
+    p.add_argument("--lr-drop-factor", type=float, default=0.1)
+    p.add_argument("--report-every", type=int, default=100, help="steps between reports")
+    p.add_argument("--keep-checkpoints", type=int, default=3)
+    p.add_argument("--max-failures", type=int, default=0, help="worker restarts Ray Train may do")
+    p.add_argument("--resume", action="store_true", help="continue OUTPUT/NAME from its latest")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--heldout-fraction", type=float, default=0.1)
+    p.add_argument("--min-chroma-std", type=float, default=6.0, help="drop greyer sources")
+    p.add_argument("--frames-per-video", type=int, default=8)
+    p.add_argument("--crops-per-image", type=int, default=1, help="random crops per epoch")
+    # Discriminator size (paper table 1 values are ViTDiscriminator's defaults).
+    p.add_argument("--disc-dim", type=int)
+    p.add_argument("--disc-depth", type=int)
+    p.add_argument("--disc-heads", type=int)
+    p.add_argument("--disc-dim-head", type=int)
+    p.add_argument("--disc-mlp-dim", type=int)
+    p.add_argument("--disc-patch", type=int)
+    p.add_argument("--address", default=default_address, help="Ray cluster (default: local)")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train the colouriser GAN with Ray Train",
+        description="Train ViT-(I-)GAN on images and video frames with Ray Train + accelerate.",
+    )
+    add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    from vidcolor.train.worker import TrainConfig
+
+    disc_keys = {
+        "disc_dim": "dim",
+        "disc_depth": "depth",
+        "disc_heads": "heads",
+        "disc_dim_head": "dim_head",
+        "disc_mlp_dim": "mlp_dim",
+        "disc_patch": "patch_size",
+    }
+    disc = {key: getattr(args, arg) for arg, key in disc_keys.items() if getattr(args, arg)}
+    for name in ("workers", "epochs", "batch_size", "width", "report_every"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    return TrainConfig(
+        data=list(args.data),
+        output=args.output,
+        name=args.name,
+        workers=args.workers,
+        gpu=args.gpu,
+        cpus_per_worker=args.cpus_per_worker,
+        precision=args.precision,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        variant=args.variant,
+        width=args.width,
+        inception_weights=args.inception_weights,
+        disc=disc,
+        lr=args.lr,
+        betas=(args.beta1, args.beta2),
+        l1_weight=args.l1_weight,
+        lr_drop_step=args.lr_drop_step,
+        lr_drop_factor=args.lr_drop_factor,
+        report_every=args.report_every,
+        keep_checkpoints=args.keep_checkpoints,
+        max_failures=args.max_failures,
+        resume=args.resume,
+        seed=args.seed,
+        heldout_fraction=args.heldout_fraction,
+        min_chroma_std=args.min_chroma_std,
+        frames_per_video=args.frames_per_video,
+        crops_per_image=args.crops_per_image,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    import ray
+
+    from vidcolor.train.trainer import run_training
+
+    cfg = config_from_args(args)
+    if cfg.variant == "vit-i-gan":
+        from vidcolor.models.inception import load_inception_v3
+
+        load_inception_v3(cfg.inception_weights)  # fail now, not in every worker
+    if not ray.is_initialized():
+        ray.init(address=args.address, log_to_driver=True)
+    start = time.perf_counter()
+    result = run_training(cfg)
+    wall = time.perf_counter() - start
+    summary = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+    print(json.dumps({"generator": result.generator_uri, "wall_s": round(wall, 1), **summary}))
+    return 0

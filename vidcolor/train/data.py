@@ -1,0 +1,220 @@
+"""Training data: image files and frames sampled from videos, as (L, ab) crops through Ray Data.
+
+Every stage is a plain function testable without Ray; :func:`build_datasets` wires them into
+``ray.data`` (one row per image / per video, ``flat_map`` decodes and yields normalised crops).
+Preprocessing follows the paper (4.1): random crop/resize to the training size, RGB -> CIE Lab,
+L and ab normalised to [-1, 1]. Grey and near-grey sources (old scans, sepia prints) are dropped:
+trained on, they teach the model that brown is a safe answer.
+
+The held-out split is a hash of each source's path relative to its input root, so it is the same on
+every machine and for every ``--data`` spelling of the same tree (local dir or S3 copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidcolor import color, storage
+from vidcolor.errors import VidcolorError
+
+
+@dataclass
+class DataConfig:
+    image_size: int = 256  # paper: 256x256 crops
+    heldout_fraction: float = 0.1
+    min_chroma_std: float = 6.0  # Lab units; below this a source counts as grey/sepia
+    frames_per_video: int = 8  # evenly spaced frames sampled from each video
+    crops_per_image: int = 1  # random crops per source per epoch (small data sets)
+    min_crop_scale: float = 0.3  # RandomResizedCrop area range (min_crop_scale, 1)
+
+
+def is_heldout(relpath: str, fraction: float) -> bool:
+    """Deterministic held-out membership from the source's relative path."""
+    digest = hashlib.sha256(relpath.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < fraction
+
+
+def chroma_std(rgb: np.ndarray, size: int = 128) -> float:
+    """Spread of the colour (sqrt(var a* + var b*), Lab units) of a uint8 (H, W, 3) image.
+
+    Grey is 0; a sepia or tinted print is near 0 too (one hue everywhere), natural photos 10-30.
+    Computed on a downscaled copy: the statistic does not need the pixels, and wallpapers are 4K.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float()[None] / 255.0
+    scale = size / max(x.shape[-2:])
+    if scale < 1:
+        x = F.interpolate(x, scale_factor=scale, mode="area")
+    ab = color.rgb_to_lab(x)[0, 1:].flatten(1)
+    return float(ab.var(dim=1).sum().sqrt())
+
+
+def decode_image(data: bytes, uri: str, max_side: int = 1024) -> np.ndarray:
+    """Image bytes -> uint8 RGB (H, W, 3). JPEG is decoded at a reduced size when it is huge."""
+    from PIL import Image
+
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.draft("RGB", (max_side, max_side))  # JPEG: DCT-domain downscale, cheap
+        img = img.convert("RGB")
+        if max(img.size) > max_side:
+            img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        return np.array(img)  # writable: torch.from_numpy later
+    except Exception as err:  # PIL raises many types for bad files
+        raise VidcolorError(f"{uri}: not a readable image ({err})") from err
+
+
+def sample_video_frames(uri: str, count: int, max_side: int = 1024) -> list[np.ndarray]:
+    """``count`` evenly spaced frames of a video as uint8 RGB, through the video engine's probe."""
+    from vidcolor.video.probe import open_media, probe
+
+    info = probe(uri)
+    pts = info.frame_pts
+    if not pts:
+        raise VidcolorError(f"{uri}: no video frames")
+    count = min(count, len(pts))
+    targets = [pts[int((i + 0.5) * len(pts) / count)] for i in range(count)]
+    scale = min(1.0, max_side / max(info.width, info.height))
+    width, height = (max(2, int(info.width * scale)), max(2, int(info.height * scale)))
+    frames: list[np.ndarray] = []
+    with open_media(uri) as container:
+        stream = container.streams.video[0] if info.video_index is None else None
+        stream = stream or next(s for s in container.streams if s.index == info.video_index)
+        stream.thread_type = "AUTO"
+        for target in targets:
+            # seek lands on the keyframe before: decode and drop frames until pts reaches target.
+            container.seek(target, stream=stream)
+            for frame in container.decode(stream):
+                if frame.pts is not None and frame.pts >= target:
+                    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    frames.append(_apply_rotation(rgb, info.rotation))
+                    break
+    return frames
+
+
+def _apply_rotation(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    turns = (rotation // 90) % 4  # display matrix: degrees counter-clockwise
+    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+
+
+def random_resized_crop(
+    rgb: np.ndarray, size: int, generator: torch.Generator, min_scale: float = 0.3
+) -> torch.Tensor:
+    """Random area/aspect crop resized to size x size, random horizontal flip -> float (3, S, S)."""
+    from torchvision.transforms.v2 import RandomResizedCrop
+
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+        i, j, h, w = RandomResizedCrop.get_params(x, scale=(min_scale, 1.0), ratio=(3 / 4, 4 / 3))
+    crop = F.interpolate(
+        x[None, :, i : i + h, j : j + w], size=(size, size), mode="bilinear", antialias=True
+    )[0]
+    if torch.rand((), generator=generator) < 0.5:
+        crop = crop.flip(-1)
+    return crop.clamp(0.0, 1.0)
+
+
+def center_crop(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """Short side -> size, centre square -> float (3, S, S). Deterministic, for held-out data."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None] / 255.0
+    h, w = x.shape[-2:]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    x = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return x[0, :, top : top + size, left : left + size].clamp(0.0, 1.0)
+
+
+def to_example(rgb_crop: torch.Tensor) -> dict[str, np.ndarray]:
+    """float RGB (3, S, S) -> the row the trainer reads: normalised L (1, S, S) and ab (2, S, S)."""
+    l_norm, ab_norm = color.rgb_to_model_input(rgb_crop)
+    return {"l": l_norm.numpy().astype(np.float32), "ab": ab_norm.numpy().astype(np.float32)}
+
+
+@dataclass
+class Source:
+    uri: str
+    relpath: str
+    kind: str  # 'image' | 'video'
+
+
+def list_sources(data: list[str]) -> list[Source]:
+    """Image and video files under ``--data`` entries (dirs, globs, files, s3:// prefixes)."""
+    files = storage.list_inputs(list(data))
+    out = []
+    for f in files:
+        suffix = "." + f.uri.rsplit(".", 1)[-1].lower() if "." in f.uri else ""
+        out.append(Source(f.uri, f.relpath, "video" if suffix in storage.VIDEO_EXTS else "image"))
+    return out
+
+
+def split_sources(sources: list[Source], fraction: float) -> tuple[list[Source], list[Source]]:
+    """(train, held-out) by hash of relpath. Falls back to the last source when the hash picks
+    none, so a held-out metric always exists (unless there is only one source)."""
+    heldout = [s for s in sources if is_heldout(s.relpath, fraction)]
+    if not heldout and len(sources) > 1 and fraction > 0:
+        heldout = [min(sources, key=lambda s: hashlib.sha256(s.relpath.encode()).digest())]
+    train = [s for s in sources if s not in heldout]
+    return train, heldout
+
+
+class LoadExamples:
+    """One source row -> normalised crops (``flat_map`` callable). Grey sources yield nothing."""
+
+    def __init__(self, config: DataConfig, *, train: bool):
+        self.config = config
+        self.train = train
+
+    def source_images(self, row: dict) -> list[np.ndarray]:
+        if row["kind"] == "video":
+            return sample_video_frames(row["uri"], self.config.frames_per_video)
+        return [decode_image(storage.read_bytes(row["uri"]), row["uri"])]
+
+    def __call__(self, row: dict) -> list[dict]:
+        cfg = self.config
+        out = []
+        # Fresh crops every epoch for training; the same centre crops every time for held-out.
+        gen = torch.Generator()
+        gen.seed() if self.train else gen.manual_seed(0)
+        for rgb in self.source_images(row):
+            if chroma_std(rgb) < cfg.min_chroma_std:
+                continue
+            if self.train:
+                crops = [
+                    random_resized_crop(rgb, cfg.image_size, gen, cfg.min_crop_scale)
+                    for _ in range(cfg.crops_per_image)
+                ]
+            else:
+                crops = [center_crop(rgb, cfg.image_size)]
+            out.extend(to_example(c) for c in crops)
+        return out
+
+
+def build_datasets(sources: list[Source], config: DataConfig):
+    """``{"train": Dataset, "heldout": Dataset}`` of rows {l, ab} for TorchTrainer."""
+    import ray.data
+
+    train, heldout = split_sources(sources, config.heldout_fraction)
+    if not train:
+        raise VidcolorError("no training data left after the held-out split; add more --data")
+
+    def rows(items: list[Source]) -> list[dict]:
+        return [{"uri": s.uri, "relpath": s.relpath, "kind": s.kind} for s in items]
+
+    datasets = {
+        "train": ray.data.from_items(rows(train)).flat_map(LoadExamples(config, train=True)),
+    }
+    if heldout:
+        # Small and fixed: decode once, keep in the object store for every report.
+        datasets["heldout"] = (
+            ray.data.from_items(rows(heldout))
+            .flat_map(LoadExamples(config, train=False))
+            .materialize()
+        )
+    return datasets

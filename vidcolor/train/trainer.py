@@ -1,0 +1,160 @@
+"""The driver side: data sets, a Ray Train ``TorchTrainer`` run, and the exported generator.
+
+Checkpoints live under ``OUTPUT/NAME/`` (Ray Train's run directory, local or S3); a run with the
+same output and name continues from its latest checkpoint (``--resume``; Ray Train restores it), and
+``FailureConfig(max_failures)`` restarts crashed workers from the latest checkpoint within one run.
+The final generator is copied to ``OUTPUT/generator.safetensors``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from vidcolor import storage
+from vidcolor.errors import UsageError, VidcolorError
+from vidcolor.train.state import GENERATOR_FILE
+from vidcolor.train.worker import TrainConfig, train_loop_per_worker
+
+EXPORT_FILE = "generator.safetensors"
+# Forwarded to workers so they reach the same S3 endpoint as the driver (values never printed).
+_FORWARDED_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+@dataclass
+class TrainResult:
+    generator_uri: str  # OUTPUT/generator.safetensors
+    checkpoint_path: str  # the latest Ray Train checkpoint (path inside its filesystem)
+    metrics: dict
+
+
+def run_storage(output: str) -> tuple[str, pafs.FileSystem | None]:
+    """(storage_path, storage_filesystem) for RunConfig: S3 goes through our filesystem so an
+    ``AWS_ENDPOINT_URL`` (MinIO, moto) is honoured; local paths are made absolute."""
+    if storage.is_s3(output):
+        _, path = storage.filesystem_for(output)
+        return path.rstrip("/"), _explicit_s3_filesystem()
+    return os.path.abspath(os.path.expanduser(output)), None
+
+
+def _explicit_s3_filesystem() -> pafs.S3FileSystem:
+    # Ray pickles this filesystem into its controller and workers, which may have been started
+    # before the driver's AWS environment was set: carry endpoint and keys in the object itself
+    # (never printed) rather than relying on each process's default credential chain.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    kwargs: dict = {
+        "region": os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "us-east-1"
+    }
+    if endpoint:
+        parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+        kwargs.update(endpoint_override=parsed.netloc, scheme=parsed.scheme)
+    if os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
+        kwargs.update(
+            access_key=os.environ["AWS_ACCESS_KEY_ID"],
+            secret_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+            session_token=os.environ.get("AWS_SESSION_TOKEN"),
+        )
+    return pafs.S3FileSystem(**kwargs)
+
+
+def _run_has_checkpoints(output: str, name: str) -> bool:
+    fs, path = storage.filesystem_for(storage.safe_join(output, name))
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    except OSError as err:
+        raise VidcolorError(f"{output}: cannot list ({err})") from err
+    return any(e.base_name.startswith("checkpoint_") for e in entries)
+
+
+def _forwarded_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}
+
+
+def build_trainer(cfg: TrainConfig):
+    """A ready ``TorchTrainer`` for ``cfg`` (data sets listed and split; nothing trained yet)."""
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    from vidcolor.train.data import DataConfig, build_datasets, list_sources
+
+    if not cfg.data:
+        raise UsageError("train: give at least one --data source")
+    if cfg.image_size % 32:
+        raise UsageError(f"--image-size must be a multiple of 32, got {cfg.image_size}")
+    existing = _run_has_checkpoints(cfg.output, cfg.name)
+    if existing and not cfg.resume:
+        raise VidcolorError(
+            f"{storage.safe_join(cfg.output, cfg.name)}: already holds a training run; "
+            "pass --resume to continue it or choose another --name"
+        )
+    if cfg.resume and not existing:
+        raise VidcolorError(
+            f"{storage.safe_join(cfg.output, cfg.name)}: --resume given but no checkpoint found"
+        )
+
+    data_config = DataConfig(
+        image_size=cfg.image_size,
+        heldout_fraction=cfg.heldout_fraction,
+        min_chroma_std=cfg.min_chroma_std,
+        frames_per_video=cfg.frames_per_video,
+        crops_per_image=cfg.crops_per_image,
+    )
+    datasets = build_datasets(list_sources(cfg.data), data_config)
+    storage_path, storage_fs = run_storage(cfg.output)
+    resources = {"CPU": cfg.cpus_per_worker}
+    if cfg.gpu:
+        resources["GPU"] = 1
+    return TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=cfg.to_dict(),
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker=resources
+        ),
+        run_config=ray.train.RunConfig(
+            name=cfg.name,
+            storage_path=storage_path,
+            storage_filesystem=storage_fs,
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+            worker_runtime_env={"env_vars": _forwarded_env()},
+        ),
+        datasets=datasets,
+        # Held-out rows are scored whole on rank 0; only the training set is split across workers.
+        dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
+    )
+
+
+def export_generator(checkpoint, output: str) -> str:
+    """Copy the checkpoint's standalone generator to ``OUTPUT/generator.safetensors``."""
+    uri = storage.safe_join(output, EXPORT_FILE)
+    with checkpoint.as_directory() as directory:
+        with open(os.path.join(directory, GENERATOR_FILE), "rb") as f:
+            storage.write_bytes_atomic(uri, f.read())
+    return uri
+
+
+def run_training(cfg: TrainConfig) -> TrainResult:
+    """Train per ``cfg`` on the Ray cluster this process is connected to; export the generator."""
+    trainer = build_trainer(cfg)
+    try:
+        result = trainer.fit()
+    except Exception as err:  # ray.train.TrainingFailedError wraps the worker's exception
+        raise VidcolorError(f"training failed: {' '.join(str(err).split())[:500]}") from err
+    if result.checkpoint is None:
+        raise VidcolorError("training produced no checkpoint (no training batch: too little data?)")
+    uri = export_generator(result.checkpoint, cfg.output)
+    return TrainResult(
+        generator_uri=uri, checkpoint_path=result.checkpoint.path, metrics=dict(result.metrics)
+    )

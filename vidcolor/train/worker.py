@@ -1,0 +1,252 @@
+"""The Ray Train worker: accelerate-wrapped GAN training over a Ray Data shard.
+
+Runs in every TorchTrainer worker process. Ray Train has already set up the process group (gloo on
+CPU, NCCL on GPU) and the RANK/WORLD_SIZE variables that ``accelerate`` reads, so the Accelerator is
+created here and not by ``accelerate launch``. DDP pitfall for GANs: the discriminator runs twice
+per step (real, fake) plus once in the generator update, and the generator's BatchNorm buffers change
+in place on every forward; DDP's default buffer broadcast at each forward then trips autograd's
+in-place check, hence ``broadcast_buffers=False`` (each rank keeps its own BN running statistics;
+rank 0's are the ones checkpointed and used for held-out metrics).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from vidcolor.train.state import Position
+
+REPORT_HELDOUT_MAX = 32  # held-out crops scored per report (rank 0)
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run needs; the CLI fills it, workers receive it as a dict."""
+
+    data: list[str] = field(default_factory=list)
+    output: str = "train-out"
+    name: str = "run"
+    workers: int = 1
+    gpu: bool = False
+    cpus_per_worker: float = 1.0
+    precision: str = "fp16"  # on GPU only; CPU always trains in fp32
+    epochs: int = 10
+    max_steps: int = 0  # 0: no limit, epochs decide
+    batch_size: int = 16  # per worker (paper: 16)
+    image_size: int = 256
+    variant: str = "vit-gan"
+    width: int = 64
+    inception_weights: str | None = None
+    disc: dict = field(default_factory=dict)  # ViTDiscriminator keywords beyond image_size
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    l1_weight: float = 100.0
+    lr_drop_step: int = 0  # 0: constant lr; else multiply by lr_drop_factor from this step on
+    lr_drop_factor: float = 0.1
+    report_every: int = 100
+    keep_checkpoints: int = 3
+    max_failures: int = 0
+    resume: bool = False
+    seed: int = 0
+    # data
+    heldout_fraction: float = 0.1
+    min_chroma_std: float = 6.0
+    frames_per_video: int = 8
+    crops_per_image: int = 1
+    # Test hook for fault tolerance: the last rank exits hard once at this step (marker file
+    # guards "once" across restarts). 0 disables it.
+    fail_once_at_step: int = 0
+    fail_marker: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def step_limit(self) -> int:
+        return self.max_steps if self.max_steps > 0 else 2**62
+
+    def disc_kwargs(self) -> dict:
+        return {"image_size": self.image_size, **self.disc}
+
+
+def _lr_at(cfg: TrainConfig, step: int) -> float:
+    dropped = cfg.lr_drop_step > 0 and step >= cfg.lr_drop_step
+    return cfg.lr * (cfg.lr_drop_factor if dropped else 1.0)
+
+
+def _set_lr(optimizers, lr: float) -> None:
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
+def _load_heldout(ds) -> tuple[torch.Tensor, torch.Tensor] | None:
+    if ds is None:
+        return None
+    ls, abs_ = [], []
+    for batch in ds.iter_torch_batches(batch_size=REPORT_HELDOUT_MAX):
+        ls.append(batch["l"])
+        abs_.append(batch["ab"])
+        if sum(len(x) for x in ls) >= REPORT_HELDOUT_MAX:
+            break
+    if not ls:
+        return None
+    return torch.cat(ls)[:REPORT_HELDOUT_MAX], torch.cat(abs_)[:REPORT_HELDOUT_MAX]
+
+
+def _maybe_fail(cfg: TrainConfig, step: int, rank: int, world: int) -> None:
+    if cfg.fail_once_at_step and step == cfg.fail_once_at_step and rank == world - 1:
+        if cfg.fail_marker and not os.path.exists(cfg.fail_marker):
+            with open(cfg.fail_marker, "w") as f:
+                f.write(f"rank {rank} exited at step {step}\n")
+            os._exit(1)
+
+
+def train_loop_per_worker(config: dict) -> None:
+    import ray.train
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    from vidcolor import storage
+    from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
+    from vidcolor.train import report as rep
+    from vidcolor.train.state import load_training_state, save_training_state
+    from vidcolor.train.step import GANConfig, gan_step, make_optimizers
+
+    cfg = TrainConfig(**config)
+    if not cfg.gpu:
+        torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))
+    accelerator = Accelerator(
+        mixed_precision=cfg.precision if cfg.gpu else "no",
+        cpu=not cfg.gpu,
+        kwargs_handlers=[DistributedDataParallelKwargs(broadcast_buffers=False)],
+    )
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    model_config = ModelConfig(variant=cfg.variant, width=cfg.width, image_size=cfg.image_size)
+    generator = build_generator(model_config, inception_weights=cfg.inception_weights)
+    discriminator = ViTDiscriminator(**cfg.disc_kwargs())
+    opt_g, opt_d = make_optimizers(
+        generator, discriminator, GANConfig(lr=cfg.lr, betas=cfg.betas, l1_weight=cfg.l1_weight)
+    )
+
+    position = Position()
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            state = load_training_state(directory)
+        generator.load_state_dict(state.generator, strict=False)  # frozen Inception is not saved
+        discriminator.load_state_dict(state.discriminator)
+        opt_g.load_state_dict(state.opt_g)
+        opt_d.load_state_dict(state.opt_d)
+        position = state.position
+        torch.manual_seed(cfg.seed + position.step)  # fresh dropout/noise stream after resume
+
+    resumed_from = position.step  # 0 for a fresh start; shows a restore in the metrics
+    # One prepare call for both models and both optimisers (accelerate pairs them for DDP/AMP).
+    generator, discriminator, opt_g, opt_d = accelerator.prepare(
+        generator, discriminator, opt_g, opt_d
+    )
+    shard = ray.train.get_dataset_shard("train")
+    heldout = _load_heldout(ray.train.get_dataset_shard("heldout")) if rank == 0 else None
+    log = rep.ScalarLog(
+        os.path.join(cfg.output, "tensorboard")
+        if rank == 0 and not storage.is_s3(cfg.output)
+        else None
+    )
+
+    window: dict[str, float] = {}
+    window_steps, window_time = 0, 0.0
+
+    def report() -> None:
+        nonlocal window, window_steps, window_time
+        metrics: dict = {
+            "step": position.step,
+            "epoch": position.epoch,
+            "resumed_from": resumed_from,
+        }
+        metrics.update({k: v / max(1, window_steps) for k, v in window.items()})
+        # Throughput of the whole job: every worker ran the same number of steps.
+        metrics["samples_per_s"] = (
+            window_steps * cfg.batch_size * world / window_time if window_time > 0 else 0.0
+        )
+        metrics["lr"] = _lr_at(cfg, position.step)
+        if rank != 0:
+            ray.train.report(metrics)
+        else:
+            g = accelerator.unwrap_model(generator)
+            grid = None
+            if heldout is not None:
+                l_norm, ab_true = heldout
+                ab_pred = rep.predict(g, l_norm)
+                metrics.update(rep.heldout_metrics(l_norm, ab_true, ab_pred))
+                grid = rep.sample_grid_png(l_norm, ab_true, ab_pred)
+                storage.write_bytes_atomic(
+                    storage.safe_join(cfg.output, f"samples/step_{position.step:07d}.png"), grid
+                )
+            log.log(metrics, position.step)
+            with tempfile.TemporaryDirectory(prefix="vidcolor-ckpt-") as tmp:
+                save_training_state(
+                    tmp,
+                    generator=g,
+                    model_config=model_config,
+                    discriminator=accelerator.unwrap_model(discriminator),
+                    disc_kwargs=cfg.disc_kwargs(),
+                    opt_g=opt_g.optimizer if hasattr(opt_g, "optimizer") else opt_g,
+                    opt_d=opt_d.optimizer if hasattr(opt_d, "optimizer") else opt_d,
+                    position=position,
+                )
+                if grid is not None:
+                    with open(os.path.join(tmp, "samples.png"), "wb") as f:
+                        f.write(grid)
+                ray.train.report(
+                    metrics,
+                    checkpoint=ray.train.Checkpoint.from_directory(tmp),
+                    checkpoint_dir_name=f"checkpoint_step_{position.step:07d}",
+                )
+        window, window_steps, window_time = {}, 0, 0.0
+
+    last_reported = position.step
+    while position.epoch < cfg.epochs and position.step < cfg.step_limit:
+        to_skip = position.batch  # data position after a resume: batches already trained on
+        finished_epoch = True
+        for batch in shard.iter_torch_batches(batch_size=cfg.batch_size, drop_last=True):
+            if to_skip:
+                to_skip -= 1
+                continue
+            t0 = time.perf_counter()
+            _set_lr((opt_g, opt_d), _lr_at(cfg, position.step))
+            losses = gan_step(
+                generator,
+                discriminator,
+                opt_g,
+                opt_d,
+                batch["l"].to(accelerator.device),
+                batch["ab"].to(accelerator.device),
+                l1_weight=cfg.l1_weight,
+                backward=accelerator.backward,
+            )
+            window_time += time.perf_counter() - t0
+            window_steps += 1
+            for k, v in losses.items():
+                window[k] = window.get(k, 0.0) + v
+            position.step += 1
+            position.batch += 1
+            _maybe_fail(cfg, position.step, rank, world)
+            if position.step % cfg.report_every == 0:
+                report()
+                last_reported = position.step
+            if position.step >= cfg.step_limit:
+                finished_epoch = False
+                break
+        if finished_epoch:
+            position.epoch += 1
+            position.batch = 0
+    if position.step != last_reported:
+        report()
+    log.close()
