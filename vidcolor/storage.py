@@ -15,6 +15,7 @@ import glob as globlib
 import hashlib
 import os
 import posixpath
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,19 +161,28 @@ def _list_tree(uri: str) -> list[InputFile] | None:
     return out if out or info.type == pafs.FileType.Directory else None
 
 
+def _glob_regex(pattern: str) -> re.Pattern:
+    """Shell glob on '/'-separated keys, like glob.glob: '*' stays in one level, '**/' spans any."""
+    out = []
+    for i, part in enumerate(pattern.split("/")):
+        if part == "**":
+            out.append("(?:[^/]+/)*")
+            continue
+        # fnmatch.translate gives '(?s:...)\\Z'; '*' must not cross '/'.
+        body = fnmatch.translate(part)[4:-3].replace(".*", "[^/]*")
+        body = re.sub(r"(?<!\\)\.", "[^/]", body)  # '?' -> any one character but '/'
+        out.append(body + ("/" if i < len(pattern.split("/")) - 1 else ""))
+    return re.compile("".join(out))
+
+
 def _list_glob(pattern: str) -> list[InputFile]:
     parts = pattern.split("/")
     first_wild = next(i for i, p in enumerate(parts) if _is_glob(p))
     base = "/".join(parts[:first_wild])
     if is_s3(pattern):
         candidates = _list_tree(base) or []
-        rel_pattern = "/".join(parts[first_wild:])
-        return [
-            c
-            for c in candidates
-            if fnmatch.fnmatchcase(c.relpath, rel_pattern)
-            or fnmatch.fnmatchcase(c.relpath, rel_pattern.replace("**/", ""))
-        ]
+        regex = _glob_regex("/".join(parts[first_wild:]))
+        return [c for c in candidates if regex.fullmatch(c.relpath)]
     out = []
     for match in globlib.glob(os.path.expanduser(pattern), recursive=True):
         if os.path.isdir(match):
