@@ -138,18 +138,19 @@ def _pairs(reference: Path | None, candidate: Path) -> tuple[str, Iterator]:
     def zipped():
         cand_iter = _frames(candidate, kind, names)
         ref_iter = _frames(reference, kind, names)
-        for (label, cand), ref in _zip_exact(cand_iter, ref_iter, candidate, reference):
-            if cand.shape != ref[1].shape:
+        for (label, cand), (_, ref) in _zip_exact(cand_iter, ref_iter, candidate, reference):
+            if cand.shape != ref.shape:
                 raise VidcolorError(
                     f"{candidate}: {label} is {cand.shape[1]}x{cand.shape[0]} but the reference "
-                    f"{reference} has {ref[1].shape[1]}x{ref[1].shape[0]}"
+                    f"{reference} has {ref.shape[1]}x{ref.shape[0]}"
                 )
-            yield label, cand, ref[1]
+            yield label, cand, ref
 
     return kind, zipped()
 
 
 def _zip_exact(cand_iter, ref_iter, candidate: Path, reference: Path):
+    """zip() that fails with a clear message when one side runs out first."""
     count = 0
     while True:
         cand = next(cand_iter, None)
