@@ -80,7 +80,8 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert storage.fingerprint(str(f)) != before
 
 
-def test_s3_read_list_write_and_video_io(s3_env, carphone, tmp_path, one_torch_thread):
+@pytest.mark.usefixtures("one_torch_thread")
+def test_s3_read_list_write_and_video_io(s3_env, carphone, tmp_path):
     """Probe/decode from S3 (seekable reads), list prefixes, write the result back atomically."""
     import numpy as np
     from test_video_support import round_trip, streams, synthetic_clip
