@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,3 +184,28 @@ def test_shipped_demo_checkpoint_colours_a_heldout_photo(real_photos):
     assert colourfulness(out) >= 0.4 * colourfulness(truth)
     # Not a uniform sepia: the predicted ab varies across the picture.
     assert data.chroma_std(out) > 4.0
+
+
+def test_cli_and_job_share_options_and_build_the_config():
+    import importlib.util
+
+    from vidcolor.cli import build_parser
+    from vidcolor.commands.train import config_from_args
+
+    argv = ["--data", "a/", "--data", "s3://b/p", "--output", "out", "--workers", "2",
+            "--variant", "vit-gan", "--width", "16", "--disc-dim", "128", "--disc-depth", "2",
+            "--lr-drop-step", "500", "--max-steps", "7"]  # fmt: skip
+    args = build_parser().parse_args(["train", *argv])
+    cfg = config_from_args(args)
+    assert cfg.data == ["a/", "s3://b/p"] and cfg.workers == 2 and cfg.max_steps == 7
+    assert cfg.disc == {"dim": 128, "depth": 2} and cfg.betas == (0.5, 0.9) and cfg.lr == 2e-4
+    assert cfg.disc_kwargs() == {"image_size": 256, "dim": 128, "depth": 2}
+    assert args.address is None  # the CLI starts/joins a local Ray
+    jobs_train = Path(__file__).resolve().parents[1] / "jobs" / "train.py"
+    spec = importlib.util.spec_from_file_location("jobs_train", jobs_train)
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    parser = __import__("argparse").ArgumentParser()
+    job.add_arguments(parser, default_address="auto")
+    job_args = parser.parse_args(argv)
+    assert job_args.address == "auto" and config_from_args(job_args) == cfg

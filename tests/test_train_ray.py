@@ -1,4 +1,4 @@
-"""Ray Train end to end on CPU: 2 workers on real photos and video frames, checkpoints on a real S3
+"""Ray Train end to end on CPU: 2 workers on real photos, checkpoints on a real S3
 server (moto_server), a worker killed mid-run and recovered, resume at the right step, and the
 exported generator colouring a photo.
 
@@ -24,7 +24,6 @@ TINY = dict(
     cpus_per_worker=0.5,  # 2 workers + Ray Data tasks on the 2-CPU test cluster
     disc=dict(patch_size=16, dim=32, depth=1, heads=2, dim_head=8, mlp_dim=32),
     heldout_fraction=0.2,
-    frames_per_video=3,
     crops_per_image=3,
     report_every=2,
     keep_checkpoints=5,
@@ -49,12 +48,10 @@ def s3_module_env(moto_server):
 
 
 @pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory, real_photos, carphone):
+def photo_dir(tmp_path_factory, real_photos):
     root = tmp_path_factory.mktemp("train-data")
     for name, rgb in real_photos.items():
         Image.fromarray(rgb).save(root / f"{name}.png")
-    (root / "clips").mkdir()
-    (root / "clips" / "carphone.mp4").write_bytes(carphone.read_bytes())
     # A grey scan: must be filtered out, not trained on.
     grey = real_photos["coffee"].mean(axis=2).astype(np.uint8)
     Image.fromarray(grey).convert("RGB").save(root / "grey_scan.png")

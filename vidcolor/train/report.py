@@ -44,8 +44,12 @@ def heldout_metrics(
     cf_true = float(np.mean([colourfulness(x) for x in truth]))
     cf_pred = float(np.mean([colourfulness(x) for x in pred]))
     return {
-        "heldout_ab_psnr": float(np.mean([ab_psnr(t, p) for t, p in zip(truth, pred)])),
-        "heldout_ab_psnr_grey": float(np.mean([ab_psnr(t, g) for t, g in zip(truth, grey)])),
+        "heldout_ab_psnr": float(
+            np.mean([ab_psnr(t, p) for t, p in zip(truth, pred, strict=True)])
+        ),
+        "heldout_ab_psnr_grey": float(
+            np.mean([ab_psnr(t, g) for t, g in zip(truth, grey, strict=True)])
+        ),
         "heldout_colourfulness": cf_pred,
         "heldout_colourfulness_truth": cf_true,
         "heldout_colourfulness_ratio": cf_pred / cf_true if cf_true > 0 else float("nan"),
@@ -63,7 +67,9 @@ def sample_grid_png(
     grey = to_rgb_uint8(l_norm, torch.zeros_like(ab_true))
     pred = to_rgb_uint8(l_norm, ab_pred)
     truth = to_rgb_uint8(l_norm, ab_true)
-    grid = np.concatenate([np.concatenate(row, axis=1) for row in zip(grey, pred, truth)], axis=0)
+    grid = np.concatenate(
+        [np.concatenate(row, axis=1) for row in zip(grey, pred, truth, strict=True)], axis=0
+    )
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="PNG")
     return buf.getvalue()

@@ -103,6 +103,9 @@ def _maybe_fail(cfg: TrainConfig, step: int, rank: int, world: int) -> None:
         if cfg.fail_marker and not os.path.exists(cfg.fail_marker):
             with open(cfg.fail_marker, "w") as f:
                 f.write(f"rank {rank} exited at step {step}\n")
+            # Let the controller poll the last report first (health check every 2 s): a crash
+            # right after a report can lose it, and Ray would then restore the one before.
+            time.sleep(5)
             os._exit(1)
 
 
@@ -161,20 +164,20 @@ def train_loop_per_worker(config: dict) -> None:
     )
 
     window: dict[str, float] = {}
-    window_steps, window_time = 0, 0.0
+    window_steps, window_start = 0, time.perf_counter()
 
     def report() -> None:
-        nonlocal window, window_steps, window_time
+        nonlocal window, window_steps, window_start
         metrics: dict = {
             "step": position.step,
             "epoch": position.epoch,
             "resumed_from": resumed_from,
         }
         metrics.update({k: v / max(1, window_steps) for k, v in window.items()})
-        # Throughput of the whole job: every worker ran the same number of steps.
-        metrics["samples_per_s"] = (
-            window_steps * cfg.batch_size * world / window_time if window_time > 0 else 0.0
-        )
+        # End-to-end throughput of the whole job since the last report (data waits included,
+        # report time excluded); every worker ran the same number of steps.
+        elapsed = time.perf_counter() - window_start
+        metrics["samples_per_s"] = window_steps * cfg.batch_size * world / max(elapsed, 1e-9)
         metrics["lr"] = _lr_at(cfg, position.step)
         if rank != 0:
             ray.train.report(metrics)
@@ -209,7 +212,7 @@ def train_loop_per_worker(config: dict) -> None:
                     checkpoint=ray.train.Checkpoint.from_directory(tmp),
                     checkpoint_dir_name=f"checkpoint_step_{position.step:07d}",
                 )
-        window, window_steps, window_time = {}, 0, 0.0
+        window, window_steps, window_start = {}, 0, time.perf_counter()
 
     last_reported = position.step
     while position.epoch < cfg.epochs and position.step < cfg.step_limit:
@@ -219,7 +222,6 @@ def train_loop_per_worker(config: dict) -> None:
             if to_skip:
                 to_skip -= 1
                 continue
-            t0 = time.perf_counter()
             _set_lr((opt_g, opt_d), _lr_at(cfg, position.step))
             losses = gan_step(
                 generator,
@@ -231,7 +233,6 @@ def train_loop_per_worker(config: dict) -> None:
                 l1_weight=cfg.l1_weight,
                 backward=accelerator.backward,
             )
-            window_time += time.perf_counter() - t0
             window_steps += 1
             for k, v in losses.items():
                 window[k] = window.get(k, 0.0) + v
