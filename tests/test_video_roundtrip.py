@@ -216,3 +216,15 @@ def test_encode_rejects_wrong_ab_count(tmp_path):
     with pytest.raises(VidcolorError, match="owns 25 frames"):
         encode_segment(str(src), seg, np.zeros((3, 2, 32, 32), np.float32), tmp_path / "s.mov",
                        EncodeSettings(), info)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("codec", "name", "suffix", "pix_fmt"),
+    [("h265", "10bit", ".mp4", "yuv420p10le"), ("prores", "two_audio", ".mov", "yuv422p10le")],
+)
+def test_h265_and_prores_round_trip(codec, name, suffix, pix_fmt, tmp_path):
+    src = synthetic_clip(name)
+    out, _ = round_trip(src, tmp_path / "out.mp4", codec=codec)
+    assert out.endswith(suffix)
+    assert streams(out)[0]["pix_fmt"] == pix_fmt
+    assert_streams_intact(src, out)
