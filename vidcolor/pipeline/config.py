@@ -1,0 +1,88 @@
+"""One dataclass holds every knob of a colourisation run (CLI, Python API and Ray job share it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from vidcolor.errors import UsageError
+
+STATE_VERSION = 1  # bump when the segment files' meaning changes, so old state is not reused
+
+
+@dataclass
+class PipelineConfig:
+    checkpoint: str | None = None  # generator .safetensors; None = the shipped demo checkpoint
+    inception_weights: str | None = None  # Inception-v3 weights, for vit-i-gan checkpoints
+    model_size: int = 256  # short side the model sees (multiple of 32)
+    codec: str = "h264"  # h264 | h265 | ffv1 | prores
+    crf: int = 18  # h264/h265 quality (lower = better)
+    preset: str = "veryfast"  # x264/x265 speed preset
+    smoothing: int = 3  # temporal window radius in frames; 0 = off
+    segment_seconds: float = 10.0  # a video is cut into keyframe-aligned segments about this long
+    batch_size: int = 16  # frames per model forward pass
+    num_actors: int | None = None  # fixed size of the model actor pool (overrides min/max)
+    min_actors: int = 1
+    max_actors: int | None = None  # None: one per GPU when there are GPUs, else 1
+    cpus_per_actor: float = 1.0  # CPU model actors: Ray sets OMP/torch threads to this
+    device: str = "auto"  # auto | cpu | cuda (auto: a GPU per actor when the cluster has GPUs)
+    address: str | None = None  # None: start a local Ray; 'auto' or 'ray://...' joins a cluster
+    overwrite: bool = False  # redo finished outputs and discard saved segments
+    preview: bool = False  # write a before/after contact sheet and side-by-side clip per video
+    progress: bool = True  # driver-side progress bar
+
+    def __post_init__(self) -> None:
+        if self.model_size <= 0 or self.model_size % 32:
+            raise UsageError(
+                f"--model-size must be a positive multiple of 32, got {self.model_size}"
+            )
+        if self.smoothing < 0:
+            raise UsageError(f"--smoothing must be >= 0, got {self.smoothing}")
+        if self.segment_seconds <= 0:
+            raise UsageError(f"--segment-seconds must be > 0, got {self.segment_seconds}")
+        if self.batch_size <= 0:
+            raise UsageError(f"--batch-size must be > 0, got {self.batch_size}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UsageError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if self.num_actors is not None and self.num_actors <= 0:
+            raise UsageError(f"--num-actors must be > 0, got {self.num_actors}")
+        if self.min_actors <= 0:
+            raise UsageError(f"--min-actors must be > 0, got {self.min_actors}")
+        if self.max_actors is not None and self.max_actors < self.min_actors:
+            raise UsageError(
+                f"--max-actors ({self.max_actors}) must be >= --min-actors ({self.min_actors})"
+            )
+        from vidcolor.video.encode import CODECS  # light: no av import at module level needed
+
+        if self.codec not in CODECS:
+            raise UsageError(f"--codec must be one of {sorted(CODECS)}, got {self.codec!r}")
+        if not 0 <= self.crf <= 51:
+            raise UsageError(f"--crf must be in 0..51, got {self.crf}")
+
+    @property
+    def overlap(self) -> int:
+        # Smoothing is exact across segment joins when each side carries >= radius context frames.
+        return self.smoothing
+
+    def smoothing_config(self):
+        from vidcolor.smooth import SmoothingConfig
+
+        return SmoothingConfig(radius=self.smoothing)
+
+    def encode_settings(self):
+        from vidcolor.video.encode import EncodeSettings
+
+        return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset)
+
+    def output_key(self, checkpoint_id: str) -> str:
+        """Hash of everything that changes the pixels of a segment (not scheduling knobs)."""
+        fields = {
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("model_size", "codec", "crf", "preset", "smoothing", "segment_seconds")
+        }
+        fields["checkpoint"] = checkpoint_id
+        fields["inception_weights"] = self.inception_weights
+        fields["state_version"] = STATE_VERSION
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,105 @@
+"""The run report (``OUT/vidcolor-report.json``) and the driver's progress bar."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+from vidcolor import storage
+
+
+@dataclass
+class InputResult:
+    input: str
+    output: str | None
+    kind: str  # 'video' | 'image'
+    status: str = "ok"  # 'ok' | 'skipped' | 'failed'
+    error: str | None = None
+    frames: int = 0
+    duration: float = 0.0  # seconds of video
+    scene_cuts: list[dict] = field(default_factory=list)  # {'frame': i, 'time': seconds}
+    wall_time: float = 0.0  # seconds from the run's start until this output was written
+    fps: float = 0.0  # frames / wall_time
+    segments: int = 0
+    segments_resumed: int = 0  # found finished in the state from an earlier run
+    segments_encoded: int = 0  # computed by this run
+
+    def finish(self, started: float) -> None:
+        self.wall_time = round(time.monotonic() - started, 3)
+        self.fps = round(self.frames / self.wall_time, 3) if self.wall_time > 0 else 0.0
+
+
+@dataclass
+class Report:
+    output: str
+    config: dict
+    inputs: list[InputResult] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def failed(self) -> list[InputResult]:
+        return [r for r in self.inputs if r.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+    def totals(self) -> dict:
+        done = [r for r in self.inputs if r.status == "ok"]
+        frames = sum(r.frames for r in done)
+        return {
+            "inputs": len(self.inputs),
+            "ok": len(done),
+            "skipped": sum(r.status == "skipped" for r in self.inputs),
+            "failed": len(self.failed),
+            "frames": frames,
+            "duration": round(sum(r.duration for r in done), 3),
+            "scene_cuts": sum(len(r.scene_cuts) for r in done),
+            "wall_time": round(self.wall_time, 3),
+            "fps": round(frames / self.wall_time, 3) if self.wall_time > 0 else 0.0,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "output": self.output,
+            "config": self.config,
+            "inputs": [asdict(r) for r in sorted(self.inputs, key=lambda r: r.input)],
+            "totals": self.totals(),
+        }
+
+    def write(self, uri: str) -> None:
+        storage.write_bytes_atomic(uri, json.dumps(self.to_dict(), indent=2).encode())
+
+    def summary(self) -> str:
+        t = self.totals()
+        return (
+            f"{t['ok']} ok, {t['skipped']} skipped, {t['failed']} failed; {t['frames']} frames "
+            f"in {t['wall_time']:.1f} s ({t['fps']:.1f} frames/s)"
+        )
+
+
+class Progress:
+    """Frames done over frames planned, with frames/s and ETA (tqdm), on the driver only."""
+
+    def __init__(self, total_frames: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total_frames,
+            unit="frame",
+            desc="colourise",
+            dynamic_ncols=True,
+            disable=not enabled or None,  # None: off when stderr is not a terminal
+            smoothing=0.1,
+        )
+
+    def update(self, frames: int) -> None:
+        self.bar.update(frames)
+
+    def note(self, text: str) -> None:
+        if not self.bar.disable:
+            self.bar.write(text)
+
+    def close(self) -> None:
+        self.bar.close()
