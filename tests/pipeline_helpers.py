@@ -1,0 +1,105 @@
+"""Shared helpers for the pipeline tests: short real clips, a tiny checkpoint, ffprobe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+from skimage import color as skcolor
+
+from vidcolor.checkpoint import save_generator
+from vidcolor.models import ModelConfig, build_generator
+
+
+def cut_clip(src: Path, dst: Path, *, seconds: float, width: int, gop: int, audio: bool) -> Path:
+    """First ``seconds`` of a real clip, downscaled, keyframe every ``gop`` frames."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-t", str(seconds)]
+    cmd += ["-vf", f"scale={width}:-2", "-c:v", "libx264", "-preset", "veryfast"]
+    cmd += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+    cmd += ["-c:a", "aac"] if audio else ["-an"]
+    subprocess.run([*cmd, str(dst)], check=True)
+    return dst
+
+
+def tiny_checkpoint(path: Path) -> Path:
+    """A width-4 generator biased towards a moderate colour, so chroma is present untrained."""
+    torch.manual_seed(0)
+    config = ModelConfig(width=4)
+    g = build_generator(config)
+    with torch.no_grad():
+        g.decoder.layers[-1].bias.copy_(torch.tensor([0.12, 0.18]))
+    save_generator(str(path), g.eval(), config)
+    return path
+
+
+def write_photo(rgb: np.ndarray, path: Path, width: int = 160) -> Path:
+    im = Image.fromarray(rgb)
+    im.resize((width, round(im.height * width / im.width))).save(path)
+    return path
+
+
+def ffprobe(path: Path) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)
+
+
+def frame_times(path: Path) -> list[float]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
+        + ["frame=best_effort_timestamp_time", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [float(x.strip(",")) for x in out.split() if x.strip(",")]
+
+
+def packet_count(path: Path, selector: str) -> int:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", selector, "-count_packets"]
+        + ["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out.split()[0])
+
+
+def lab_frames(path: Path) -> np.ndarray:
+    """Every frame of a video as CIE Lab (N, H, W, 3), through our independent reader: skimage."""
+    with av.open(str(path)) as c:
+        rgb = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return skcolor.rgb2lab(np.stack(rgb))
+
+
+def check_video(src: Path, out: Path, *, audio: bool) -> dict:
+    """The output is a valid, colourised copy of ``src``: frames, times, audio, L kept, chroma."""
+    info = ffprobe(out)
+    kinds = [s["codec_type"] for s in info["streams"]]
+    assert kinds.count("video") == 1
+    assert frame_times(out) == frame_times(src)  # every frame, same presentation times
+    if audio:
+        src_audio = next(s for s in ffprobe(src)["streams"] if s["codec_type"] == "audio")
+        out_audio = next(s for s in info["streams"] if s["codec_type"] == "audio")
+        assert out_audio["codec_name"] == src_audio["codec_name"]
+        assert packet_count(out, "a:0") == packet_count(src, "a:0")  # stream-copied
+    else:
+        assert "audio" not in kinds
+    lab_in, lab_out = lab_frames(src), lab_frames(out)
+    assert lab_out.shape == lab_in.shape
+    dl = np.abs(lab_out[..., 0] - lab_in[..., 0])
+    assert dl.mean() < 1.5 and np.percentile(dl, 99) < 6, (dl.mean(), np.percentile(dl, 99))
+    chroma = np.hypot(lab_out[..., 1], lab_out[..., 2])
+    assert chroma.mean() > 5, chroma.mean()  # colour present, not grey
+    return info
