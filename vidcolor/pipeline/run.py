@@ -19,7 +19,7 @@ from vidcolor.pipeline.stages import ColouriseActor, decode_row, encode_row, smo
 
 log = logging.getLogger(__name__)
 
-DECODE_MEMORY = 512 * 1024 * 1024  # a worker with torch imported measures ~400 MiB
+DECODE_MEMORY = 1024**3  # a decode worker (torch imported, 720p frames) peaks around 600 MiB
 
 
 def colourise(inputs: list[str], output: str, config: PipelineConfig | None = None) -> Report:
