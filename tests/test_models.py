@@ -14,7 +14,7 @@ def inception_file(tmp_path_factory):
     Saved like torchvision's own file: a .pth with AuxLogits keys included."""
     from torchvision.models import inception_v3
 
-    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
     path = tmp_path_factory.mktemp("weights") / "inception_v3_google-0cc3c7bd.pth"
     torch.save(net.state_dict(), path)
     return path, net
@@ -88,6 +88,7 @@ def test_inception_loads_from_path_env_and_hub_cache(inception_file, tmp_path, m
             monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
             net = load_inception_v3()
         assert not net.training and not any(p.requires_grad for p in net.parameters())
+        assert net.transform_input  # as torchvision builds it for its ImageNet weights
         with torch.no_grad():
             assert torch.allclose(net(x), expected, atol=1e-5), source
 

@@ -13,7 +13,9 @@ float32 (Lab needs the precision) and returned in the input dtype.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 # sRGB (linear) -> XYZ, the matrix skimage uses.
 _XYZ_FROM_RGB = torch.tensor(
@@ -44,19 +46,26 @@ def _work_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+def _linear_to_lab(linear: torch.Tensor) -> torch.Tensor:
+    """Channel-last linear sRGB -> channel-last Lab."""
+    dtype = linear.dtype
+    xyz = linear @ _XYZ_FROM_RGB.to(device=linear.device, dtype=dtype).T
+    xyz = xyz / torch.tensor(_WHITE_D65, device=linear.device, dtype=dtype)
+    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
+    fx, fy, fz = f.unbind(-1)
+    return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-1)
+
+
+def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
+
+
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1], shape (..., 3, H, W) -> CIE Lab, same shape and dtype."""
     if rgb.shape[-3] != 3:
         raise ValueError(f"rgb_to_lab expects 3 channels at dim -3, got shape {tuple(rgb.shape)}")
-    dtype = _work_dtype(rgb)
-    x = _channels_last(rgb.to(dtype))
-    linear = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
-    xyz = linear @ _XYZ_FROM_RGB.to(device=x.device, dtype=dtype).T
-    xyz = xyz / torch.tensor(_WHITE_D65, device=x.device, dtype=dtype)
-    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    fx, fy, fz = f.unbind(-1)
-    lab = torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-1)
-    return _channels_first(lab).to(rgb.dtype)
+    linear = _srgb_to_linear(_channels_last(rgb.to(_work_dtype(rgb))))
+    return _channels_first(_linear_to_lab(linear)).to(rgb.dtype)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -90,15 +99,8 @@ def _lab_to_linear_rgb(lab_last: torch.Tensor) -> torch.Tensor:
     return xyz @ _RGB_FROM_XYZ.to(device=lab_last.device, dtype=dtype).T
 
 
-def fit_to_gamut(lab: torch.Tensor, steps: int = 8) -> torch.Tensor:
-    """Scale ab of out-of-gamut pixels towards grey just enough that sRGB needs no clipping.
-
-    Clipping RGB changes lightness; the colouriser promises to keep the input's L, so colours the
-    model over-saturates lose chroma instead (hue and L kept). Only out-of-gamut pixels are searched
-    (bisection on the chroma scale), so typical frames cost little extra.
-    """
-    x = _channels_last(lab.to(_work_dtype(lab))).clone()
-    flat = x.reshape(-1, 3)
+def _fit_flat(flat: torch.Tensor, steps: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """(P, 3) Lab -> (Lab with out-of-gamut chroma scaled down, its linear sRGB), in place."""
     eps = 1e-4
     lin = _lab_to_linear_rgb(flat)
     out = ((lin < -eps) | (lin > 1 + eps)).any(-1)
@@ -108,12 +110,25 @@ def fit_to_gamut(lab: torch.Tensor, steps: int = 8) -> torch.Tensor:
         hi = torch.ones_like(lo)
         for _ in range(steps):
             mid = (lo + hi) / 2
-            trial = torch.cat((sub[:, :1], sub[:, 1:] * mid), dim=1)
-            lin = _lab_to_linear_rgb(trial)
-            ok = ((lin >= -eps) & (lin <= 1 + eps)).all(-1, keepdim=True)
+            trial = _lab_to_linear_rgb(torch.cat((sub[:, :1], sub[:, 1:] * mid), dim=1))
+            ok = ((trial >= -eps) & (trial <= 1 + eps)).all(-1, keepdim=True)
             lo = torch.where(ok, mid, lo)
             hi = torch.where(ok, hi, mid)
-        flat[out] = torch.cat((sub[:, :1], sub[:, 1:] * lo), dim=1)
+        fitted = torch.cat((sub[:, :1], sub[:, 1:] * lo), dim=1)
+        flat[out] = fitted
+        lin[out] = _lab_to_linear_rgb(fitted)
+    return flat, lin
+
+
+def fit_to_gamut(lab: torch.Tensor, steps: int = 8) -> torch.Tensor:
+    """Scale ab of out-of-gamut pixels towards grey just enough that sRGB needs no clipping.
+
+    Clipping RGB changes lightness; the colouriser promises to keep the input's L, so colours the
+    model over-saturates lose chroma instead (hue and L kept). Only out-of-gamut pixels are searched
+    (bisection on the chroma scale), so typical frames cost little extra.
+    """
+    x = _channels_last(lab.to(_work_dtype(lab))).clone()
+    _fit_flat(x.view(-1, 3), steps)
     return _channels_first(x).to(lab.dtype)
 
 
@@ -149,14 +164,55 @@ def model_output_to_rgb(l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Te
     return lab_to_rgb(lab)
 
 
+# uint8 sRGB -> linear: 256 exact values, so decoding frames skips the pow of the sRGB curve.
+_LINEAR_FROM_UINT8 = _srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).float()
+
+
 def rgb_uint8_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """uint8 RGB frames, channel-last (..., H, W, 3) as decoders give them -> Lab (..., 3, H, W)."""
-    return rgb_to_lab(_channels_first(rgb).float() / 255.0)
+    linear = _LINEAR_FROM_UINT8.to(rgb.device)[rgb.to(torch.int64)]
+    return _channels_first(_linear_to_lab(linear))
+
+
+_LUT_SIZE = 1 << 16
+_srgb_lut: torch.Tensor | None = None
+
+
+def _linear_to_srgb_uint8(lin: torch.Tensor) -> torch.Tensor:
+    """Gamma-encode linear RGB in [0, 1] straight to uint8 through a 65536-entry table: the pow of
+    the sRGB curve is the costliest step of writing a 1080p frame, and the table is within 0.03 of
+    a code value of the exact curve."""
+    global _srgb_lut
+    if _srgb_lut is None:
+        x = torch.linspace(0.0, 1.0, _LUT_SIZE, dtype=torch.float64)
+        srgb = torch.where(x > 0.0031308, 1.055 * x ** (1.0 / 2.4) - 0.055, 12.92 * x)
+        _srgb_lut = (srgb * 255.0).round().to(torch.uint8)
+    idx = (lin.clamp(0.0, 1.0) * (_LUT_SIZE - 1) + 0.5).to(torch.int64)
+    return _srgb_lut.to(lin.device)[idx]
 
 
 def lab_to_rgb_uint8(lab: torch.Tensor, keep_lightness: bool = True) -> torch.Tensor:
     """Lab (..., 3, H, W) -> uint8 RGB channel-last (..., H, W, 3), rounded, ready to encode.
     ``keep_lightness`` first pulls out-of-gamut colours into gamut (see :func:`fit_to_gamut`)."""
-    lab = lab.float()
-    rgb = lab_to_rgb(fit_to_gamut(lab) if keep_lightness else lab)
-    return (_channels_last(rgb) * 255.0).round().to(torch.uint8)
+    x = _channels_last(lab.float())
+    if keep_lightness:
+        _, lin = _fit_flat(x.reshape(-1, 3).clone())
+        lin = lin.view(x.shape)
+    else:
+        lin = _lab_to_linear_rgb(x)
+    return _linear_to_srgb_uint8(lin)
+
+
+def merge_l_ab(l_full, ab_small_norm, *, dtype: type = np.uint8) -> np.ndarray:
+    """The colouriser's output: full-res L* (H, W) + normalised ab (2, h, w) at model resolution
+    -> RGB (H, W, 3), uint8 (or uint16 for 10-bit video). ab is upsampled bicubically; colours out
+    of gamut lose chroma rather than lightness (:func:`fit_to_gamut`), so L stays the input's."""
+    L = torch.as_tensor(np.asarray(l_full, dtype=np.float32))
+    ab = torch.as_tensor(np.asarray(ab_small_norm, dtype=np.float32))[None]
+    if ab.shape[-2:] != L.shape:
+        ab = F.interpolate(ab, size=tuple(L.shape), mode="bicubic", align_corners=False)
+    lab = torch.cat((L[None], denormalize_ab(ab[0].clamp(-1.0, 1.0))), dim=0)
+    if dtype == np.uint8:
+        return lab_to_rgb_uint8(lab).numpy()
+    rgb = _channels_last(lab_to_rgb(fit_to_gamut(lab)))
+    return (rgb * 65535.0).round().to(torch.int32).numpy().astype(np.uint16)

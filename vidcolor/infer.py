@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from vidcolor import color
 from vidcolor.checkpoint import load_generator
-from vidcolor.models import DOWNSAMPLE
+from vidcolor.models import model_resolution
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -24,18 +24,6 @@ def resolve_device(device: str = "auto") -> torch.device:
 
         raise UsageError("--device cuda: no CUDA device is available on this machine")
     return torch.device(device)
-
-
-def model_resolution(height: int, width: int, short_side: int = 256) -> tuple[int, int]:
-    """(h, w) for the model: short side -> ``short_side``, long side rounded to a multiple of 32."""
-    if short_side % DOWNSAMPLE:
-        raise ValueError(f"model short side must be a multiple of {DOWNSAMPLE}, got {short_side}")
-    scale = short_side / min(height, width)
-
-    def snap(n: int) -> int:
-        return max(DOWNSAMPLE, int(round(n * scale / DOWNSAMPLE)) * DOWNSAMPLE)
-
-    return (short_side, snap(width)) if height <= width else (snap(height), short_side)
 
 
 class Colouriser:
@@ -67,11 +55,9 @@ class Colouriser:
         """uint8 (H, W, 3) or grey (H, W) -> colourised uint8 (H, W, 3) with the input's L."""
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[..., None], 3, axis=2)
-        lab = color.rgb_uint8_to_lab(torch.tensor(rgb[..., :3]))  # copies: inputs may be read-only
-        L = lab[None, :1]  # (1, 1, H, W), L* of the input at full resolution
+        L = color.rgb_uint8_to_lab(torch.tensor(rgb[..., :3]))[
+            :1
+        ]  # copies: inputs may be read-only
         h, w = model_resolution(*L.shape[-2:], short_side=model_size)
-        l_small = F.interpolate(color.normalize_l(L), size=(h, w), mode="area")
-        ab_small = torch.from_numpy(self.predict_ab(l_small))
-        ab = F.interpolate(ab_small, size=L.shape[-2:], mode="bicubic", align_corners=False)
-        out = torch.cat((L, color.denormalize_ab(ab.clamp(-1.0, 1.0))), dim=1)[0]
-        return color.lab_to_rgb_uint8(out).numpy()
+        l_small = F.interpolate(color.normalize_l(L)[None], size=(h, w), mode="area")
+        return color.merge_l_ab(L[0], self.predict_ab(l_small)[0])

@@ -8,7 +8,7 @@ from torch import nn
 
 from vidcolor import __version__
 from vidcolor.models.discriminator import ViTDiscriminator
-from vidcolor.models.generator import DOWNSAMPLE, VARIANTS, Generator
+from vidcolor.models.generator import DOWNSAMPLE, VARIANTS, Generator, model_resolution
 
 __all__ = [
     "DOWNSAMPLE",
@@ -17,6 +17,7 @@ __all__ = [
     "ModelConfig",
     "ViTDiscriminator",
     "build_generator",
+    "model_resolution",
 ]
 
 CHECKPOINT_FORMAT = 1

@@ -30,10 +30,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def build_inception_v3() -> nn.Module:
-    """The torchvision architecture with no weights (and no download)."""
+    """The torchvision architecture with no weights (and no download).
+
+    ``transform_input=True`` as torchvision sets it for its ImageNet weights: those weights expect
+    [-1, 1] input, and the transform maps ImageNet-normalised input (what we feed) onto it."""
     from torchvision.models import inception_v3
 
-    return inception_v3(weights=None, aux_logits=False, init_weights=False)
+    return inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=True)
 
 
 def find_inception_weights(path: str | os.PathLike | None = None) -> Path:

@@ -16,23 +16,11 @@ import torch
 
 from vidcolor import color
 from vidcolor.errors import VidcolorError
+from vidcolor.models.generator import model_resolution
 from vidcolor.video.probe import open_media, pick_video_stream
 from vidcolor.video.segments import Segment
 
 _CHUNK = 16  # frames converted to L* at once: bounds the float working memory
-
-
-def model_resolution(height: int, width: int, short_side: int = 256) -> tuple[int, int]:
-    """(h, w) with the short side at ``short_side`` and the long side a multiple of 32, aspect kept."""
-    if short_side % 32 or short_side <= 0:
-        raise ValueError(f"short_side must be a positive multiple of 32, got {short_side}")
-    if height <= 0 or width <= 0:
-        raise ValueError(f"bad frame size {width}x{height}")
-    if height <= width:
-        long_side = max(32, round(width * short_side / height / 32) * 32)
-        return short_side, long_side
-    long_side = max(32, round(height * short_side / width / 32) * 32)
-    return long_side, short_side
 
 
 @dataclass

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from vidcolor import color
+from vidcolor.color import merge_l_ab
 from vidcolor.errors import VidcolorError
 from vidcolor.video.decode import iter_full_frames
 from vidcolor.video.probe import VideoInfo
@@ -80,24 +78,6 @@ class EncodeSettings:
         else:
             opts = {"profile": str(self.prores_profile)}
         return {**opts, **self.extra_options}
-
-
-def merge_l_ab(
-    l_full: np.ndarray, ab_small_norm: np.ndarray, *, dtype: type = np.uint8
-) -> np.ndarray:
-    """Full-res L* (H, W) + normalised ab (2, h, w) -> RGB (H, W, 3), uint8 (or uint16 for 10-bit)."""
-    height, width = l_full.shape
-    ab = torch.from_numpy(np.asarray(ab_small_norm, dtype=np.float32))[None]
-    if ab.shape[-2:] != (height, width):
-        ab = F.interpolate(ab, size=(height, width), mode="bicubic", align_corners=False)
-    lab = torch.cat(
-        (torch.from_numpy(np.asarray(l_full, dtype=np.float32))[None], color.denormalize_ab(ab[0])),
-        dim=0,
-    )
-    if dtype == np.uint8:
-        return color.lab_to_rgb_uint8(lab).numpy()
-    rgb = color.lab_to_rgb(lab).movedim(0, -1)
-    return (rgb * 65535.0).round().to(torch.int32).numpy().astype(np.uint16)
 
 
 def _tag_colour(ctx, source: VideoInfo) -> tuple[int | None, int]:
