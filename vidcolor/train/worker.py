@@ -105,7 +105,7 @@ def _maybe_fail(cfg: TrainConfig, step: int, rank: int, world: int) -> None:
                 f.write(f"rank {rank} exited at step {step}\n")
             # Let the controller poll the last report first (health check every 2 s): a crash
             # right after a report can lose it, and Ray would then restore the one before.
-            time.sleep(5)
+            time.sleep(3)
             os._exit(1)
 
 
