@@ -68,7 +68,15 @@ def plan_inputs(inputs: list[str], output_root: str, config: PipelineConfig) -> 
     """List the inputs (files, dirs, globs, s3 prefixes) as jobs; refuse two inputs -> one output."""
     jobs: list[InputJob] = []
     taken: dict[str, str] = {}
-    for i, item in enumerate(storage.list_inputs(inputs)):
+    listed: dict[str, storage.InputFile] = {}
+    unlisted: list[tuple[str, str]] = []
+    for arg in inputs:
+        try:
+            for item in storage.list_inputs([arg]):
+                listed.setdefault(item.uri, item)
+        except VidcolorError as err:  # a missing or unreadable input fails alone, in the report
+            unlisted.append((str(arg), str(err)))
+    for i, item in enumerate(sorted(listed.values(), key=lambda f: f.uri)):
         kind = kind_of(item.uri)
         job = InputJob(uri=item.uri, relpath=item.relpath, kind=kind, output="", id=i)
         try:
@@ -83,6 +91,9 @@ def plan_inputs(inputs: list[str], output_root: str, config: PipelineConfig) -> 
         except VidcolorError as err:
             job.error = str(err)
         jobs.append(job)
+    for uri, error in unlisted:
+        name = PurePosixPath(uri).name
+        jobs.append(InputJob(uri, name, kind_of(uri), "", id=len(jobs), error=error))
     return jobs
 
 
