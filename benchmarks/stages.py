@@ -1,0 +1,151 @@
+"""Each pipeline stage alone on the same clip, in this process, no Ray: frames/s of decode (segment
+-> L at model resolution), the model at short side 256 for each variant and width, temporal
+smoothing, and encode (merge full-res L with ab + x264), plus the final join.
+
+Run: ``vidcolor bench stages`` (or ``python -m benchmarks.stages``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import BenchResult, bench_clip, main_for, start_result, timed
+
+MODEL_SIZE = 256
+SMOKE_MODEL_SIZE = 64
+SEGMENT_SECONDS = 1.0
+# (variant, width, frames timed): fewer frames for the slow widths keeps the run to minutes.
+FULL_MODELS = [
+    ("vit-gan", 16, 32),
+    ("vit-gan", 32, 16),
+    ("vit-gan", 64, 8),
+    ("vit-i-gan", 16, 16),
+    ("vit-i-gan", 32, 16),
+    ("vit-i-gan", 64, 8),
+]
+SMOKE_MODELS = [("vit-gan", 4, 2), ("vit-i-gan", 4, 1)]
+BATCH = 8
+
+
+def model_rate(l_small: np.ndarray, variant: str, width: int, n_frames: int) -> dict:
+    """Frames/s of one generator with random weights (the cost does not depend on the weights)."""
+    import torch
+
+    from vidcolor.models import ModelConfig, build_generator
+
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(variant=variant, width=width), random_inception=True).eval()
+    frames = torch.from_numpy(np.ascontiguousarray(l_small[:n_frames]))
+    with torch.inference_mode():
+        g(frames[:1])  # warm-up: first-call allocations and oneDNN kernel selection
+        t0 = time.perf_counter()
+        for s in range(0, len(frames), BATCH):
+            g(frames[s : s + BATCH])
+        seconds = time.perf_counter() - t0
+    params = sum(p.numel() for n, p in g.named_parameters() if not n.startswith("embedder."))
+    return {
+        "stage": f"model {variant} w{width}",
+        "frames": len(frames),
+        "seconds": round(seconds, 2),
+        "fps": round(len(frames) / seconds, 2),
+        "ms/frame": round(1000 * seconds / len(frames), 1),
+        "params": f"{params / 1e6:.1f}M",
+    }
+
+
+def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
+    from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
+    from vidcolor.video.decode import decode_segment
+    from vidcolor.video.encode import EncodeSettings, encode_segment
+    from vidcolor.video.mux import finalise
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    result = start_result("stages", "Stage rates alone", smoke)
+    t_start = time.perf_counter()
+    clip = bench_clip(workdir, smoke)
+    info = probe(str(clip))
+    # No context frames: each frame is decoded/encoded exactly once, so fps counts real frames.
+    segments = plan_segments(info, segment_seconds=SEGMENT_SECONDS, overlap=0)
+    rows = []
+    model_size = SMOKE_MODEL_SIZE if smoke else MODEL_SIZE
+
+    decoded, seconds = timed(
+        lambda: [decode_segment(str(clip), s, model_size=model_size) for s in segments]
+    )
+    l_small = np.concatenate([d.l_small for d in decoded])
+    n = len(l_small)
+    h, w = l_small.shape[-2:]
+    rows.append(_rate(f"decode -> L {w}x{h}", n, seconds))
+
+    for variant, width, frames in SMOKE_MODELS if smoke else FULL_MODELS:
+        rows.append(model_rate(l_small, variant, width, frames))
+
+    # Smoothing cost does not depend on the colours: random ab, real L (cut detection sees it).
+    rng = np.random.default_rng(0)
+    ab = [np.tanh(rng.normal(0, 0.3, (len(d.l_small), 2, h, w))).astype(np.float32) for d in decoded]
+    cfg = SmoothingConfig(radius=3)
+
+    def smooth_all():
+        return [
+            smooth_ab(a, d.l_small, cfg, detect_cuts(d.l_small, threshold=cfg.cut_threshold))
+            for a, d in zip(ab, decoded, strict=True)
+        ]
+
+    smoothed, seconds = timed(smooth_all)
+    rows.append(_rate("smooth (radius 3)", n, seconds))
+
+    settings = EncodeSettings()  # h264, crf 18, veryfast: the pipeline's default
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        files = [Path(tmp) / f"seg{s.index}{settings.segment_suffix()}" for s in segments]
+
+        def encode_all():
+            for seg, a, f in zip(segments, smoothed, files, strict=True):
+                encode_segment(str(clip), seg, a, f, settings, info)
+
+        _, seconds = timed(encode_all)
+        rows.append(
+            _rate(f"encode (merge + x264 {settings.preset}) {info.width}x{info.height}", n, seconds)
+        )
+        _, seconds = timed(finalise, str(clip), files, str(Path(tmp) / "out.mp4"), settings, info)
+        rows.append(_rate("join segments + copy audio", n, seconds))
+
+    result.tables[f"Clip: {clip.name}, {info.width}x{info.height}, {n} frames, {len(segments)} segments"] = rows
+    serial = [r for r in rows if not r["stage"].startswith("model")]
+    demo_model = next(r for r in rows if r["stage"].startswith("model vit-gan"))
+    bound = 1 / sum(1 / r["fps"] for r in [*serial, demo_model])
+    slowest = min(rows, key=lambda r: r["fps"])
+    result.headline = {
+        "metric": f"slowest stage ({slowest['stage']}) fps",
+        "value": slowest["fps"],
+        "goal": None,
+        "met": None,
+    }
+    result.notes += [
+        f"Model rates use random weights at {w}x{h} (short side {model_size}), batch {BATCH}, "
+        "torch's default threads; vit-i-gan uses a random-weights Inception-v3 built only for "
+        "timing (no ImageNet weights here), which costs the same as the real one.",
+        f"One frame through all stages in series with the {demo_model['stage']} model: "
+        f"{bound:.2f} fps (sum of the per-frame costs above).",
+        "Smoothing runs on real L with random ab (its cost does not depend on the colours).",
+    ]
+    result.wall_s = time.perf_counter() - t_start
+    return result
+
+
+def _rate(stage: str, frames: int, seconds: float) -> dict:
+    return {
+        "stage": stage,
+        "frames": frames,
+        "seconds": round(seconds, 2),
+        "fps": round(frames / seconds, 2),
+        "ms/frame": round(1000 * seconds / frames, 1),
+    }
+
+
+if __name__ == "__main__":
+    main_for(run)
