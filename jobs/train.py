@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+# `ray job submit --working-dir .` runs this file from the uploaded checkout: make it importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vidcolor.commands.train import add_arguments, run
 from vidcolor.errors import VidcolorError
