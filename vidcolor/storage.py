@@ -10,6 +10,7 @@ Writes land on a local temp file first; the final path/key appears only once it 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
 import glob as globlib
 import hashlib
@@ -253,8 +254,16 @@ def atomic_output(uri: str) -> Iterator[Path]:
             _upload(tmp_path, uri)
         else:
             os.replace(tmp_path, target)
+    except OSError as err:
+        if err.errno not in _FULL_ERRNOS:
+            raise
+        # A full disk fails this output only, with one line naming it (not the whole run).
+        raise VidcolorError(f"{uri}: cannot write ({_one_line(err)})") from err
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # disk full, quota, size limit
 
 
 def _upload(local: Path, uri: str) -> None:
