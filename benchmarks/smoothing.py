@@ -79,7 +79,9 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     rows = [{"version": "true colours (reference)", **scores(truth, None)}]
     for radius in (0, RADIUS):
         config = bench_config(checkpoint, smoke, smoothing=radius)
-        item = colourise_sequential([str(grey)], str(workdir / f"smooth-{radius}"), config).inputs[0]
+        item = colourise_sequential([str(grey)], str(workdir / f"smooth-{radius}"), config).inputs[
+            0
+        ]
         if item.status != "ok":
             raise RuntimeError(f"colourise failed: {item.error}")
         label = "smoothing off" if radius == 0 else f"smoothing on (radius {radius})"

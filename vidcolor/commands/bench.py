@@ -32,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
     p.add_argument("--smoke", action="store_true", help="tiny inputs: check the scripts run")
-    p.add_argument("--out", type=Path, help="update this Markdown file (e.g. benchmarks/RESULTS.md)")
+    p.add_argument(
+        "--out", type=Path, help="update this Markdown file (e.g. benchmarks/RESULTS.md)"
+    )
     p.add_argument("--workdir", type=Path, help="keep clips and outputs here (default: a temp dir)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.set_defaults(run=run)
@@ -82,8 +84,8 @@ def update_markdown(path: Path, results: list) -> None:
             rf"<!-- bench:{re.escape(result.name)} -->.*?<!-- /bench:{re.escape(result.name)} -->\n?",
             re.S,
         )
-        if pattern.search(text):
-            text = pattern.sub(lambda _: block, text, count=1)
+        if match := pattern.search(text):
+            text = text[: match.start()] + block + text[match.end() :]
         else:
             text = text.rstrip("\n") + "\n\n" + block
     storage.write_bytes_atomic(str(path), text.encode())

@@ -1,0 +1,139 @@
+"""`vidcolor bench` in smoke mode: every benchmark runs end to end on tiny real clips with a width-4
+model and returns its result structure; RESULTS.md sections are replaced, never anything else."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidcolor.cli import main as cli_main
+from vidcolor.commands import bench
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # shared cores: OpenMP barriers stall with 2 threads under load
+    yield
+    torch.set_num_threads(before)
+
+
+def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_path):
+    results_md = tmp_path / "RESULTS.md"
+    training_rows = "## Training runs\n\n| run | samples/s |\n|---|---|\n| demo | 3.1 |\n"
+    results_md.write_text(f"# Benchmark results\n\n{training_rows}")
+    proc = run_cli(
+        "bench", "stages", "smoothing", "--smoke", "--json",
+        "--out", results_md, "--workdir", tmp_path / "work",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["errors"] == {}
+    stages, smoothing = out["results"]
+    assert (stages["name"], smoothing["name"]) == ("stages", "smoothing")
+    assert stages["smoke"] and stages["machine"]["nproc"] >= 1
+
+    (rows,) = stages["tables"].values()
+    names = [r["stage"] for r in rows]
+    assert names[0].startswith("decode") and names[-1].startswith("join")
+    assert "model vit-i-gan w4" in names
+    assert "model vit-gan w4 (tiny-w4.safetensors)" in names  # the checkpoint whose ab is encoded
+    assert any(n.startswith("smooth") for n in names) and any(n.startswith("encode") for n in names)
+    assert all(r["fps"] > 0 and r["frames"] > 0 for r in rows)
+    assert rows[0]["frames"] == 25  # 1 s of the 25 fps clip, every frame decoded once
+
+    (rows,) = smoothing["tables"].values()
+    assert [r["version"] for r in rows] == [
+        "true colours (reference)",
+        "smoothing off",
+        "smoothing on (radius 3)",
+    ]
+    assert all(r["frames"] == 25 and math.isfinite(r["CDC"]) for r in rows)
+    assert rows[1]["ab-PSNR dB"] > 10 and rows[2]["ab-PSNR dB"] > 10
+    # Smoothing averages ab over neighbours: it cannot add frame-to-frame change.
+    assert rows[2]["flicker"] <= rows[1]["flicker"]
+
+    text = results_md.read_text()
+    assert training_rows in text
+    for name in ("stages", "smoothing"):
+        assert text.count(f"<!-- bench:{name} -->") == 1
+        assert text.count(f"<!-- /bench:{name} -->") == 1
+    assert "`vidcolor bench stages --smoke`" in text and "SMOKE run" in text
+
+
+def test_update_markdown_replaces_only_its_section(tmp_path):
+    BenchResult = bench.benchmark_module("common").BenchResult
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\nhand-written intro\n")
+    first = BenchResult(name="pipeline", title="T", command="c", smoke=True)
+    first.headline = {"metric": "ratio", "value": 0.5, "goal": ">= 0.9", "met": False}
+    bench.update_markdown(path, [first])
+    with path.open("a") as f:
+        f.write("\n## Training rows appended by someone else\n")
+    second = BenchResult(name="pipeline", title="T", command="c", smoke=True)
+    second.headline = {"metric": "ratio", "value": 0.95, "goal": ">= 0.9", "met": True}
+    bench.update_markdown(path, [second])
+    text = path.read_text()
+    assert "hand-written intro" in text and "Training rows appended by someone else" in text
+    assert "**ratio = 0.95** (goal >= 0.9: goal met)" in text
+    assert "0.5**" not in text and text.count("<!-- bench:pipeline -->") == 1
+
+
+def test_ray_benchmarks_smoke(ray_local, tmp_path, one_thread):
+    results, errors = bench.run_benchmarks(["pipeline", "frames", "memory"], tmp_path, smoke=True)
+    assert errors == {}
+    pipeline, frames, memory = results
+
+    (rows,) = pipeline.tables.values()
+    assert [r["run"] for r in rows] == ["sequential loop (1 process)", "Ray pipeline"]
+    assert all(r["frames"] == 25 and r["fps"] > 0 for r in rows)
+    assert pipeline.headline["value"] == round(rows[1]["fps"] / rows[0]["fps"], 3)
+
+    (rows,) = frames.tables.values()
+    total = next(r for r in rows if r["run"] == "workflow total")
+    ours = next(r for r in rows if r["run"].startswith("vidcolor"))
+    assert total["disk MiB"] > 0 and ours["disk MiB"] > 0
+    # Three PNG-sized copies of every frame cost more disk than one H.264 file.
+    assert total["disk MiB"] > ours["disk MiB"]
+    assert frames.headline["value"] > 0
+
+    (rows,) = memory.tables.values()
+    assert rows[1]["frames"] == 2 * rows[0]["frames"]
+    assert all(r["peak RSS MiB (sum)"] > 100 and r["processes"] > 1 for r in rows)
+    assert memory.headline["value"] > 0
+
+
+def test_train_bench_passes_flags_the_script_accepts():
+    helptext = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    train = bench.benchmark_module("train")
+
+    for flag in [a for a in train.FULL_ARGS + train.SMOKE_ARGS if a.startswith("--")]:
+        assert flag in helptext
+
+
+@pytest.mark.slow
+def test_train_bench_smoke(tmp_path):
+    results, errors = bench.run_benchmarks(["train"], tmp_path, smoke=True)
+    assert errors == {}
+    (rows,) = results[0].tables.values()
+    assert rows[0]["workers"] == 1 and rows[0]["samples_per_s"] > 0
+
+
+def test_unknown_benchmark_is_a_usage_error(capsys):
+    assert cli_main(["bench", "nope"]) == 2
+    assert "unknown benchmark 'nope'" in capsys.readouterr().err
