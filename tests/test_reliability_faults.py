@@ -39,7 +39,7 @@ from vidcolor.pipeline import PipelineConfig, colourise
 
 mode, src, out, ckpt = sys.argv[1:5]
 if mode == "kill-actor":
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
 else:  # remove-node: a head and one worker node, in this process
     from ray.cluster_utils import Cluster
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})

@@ -42,7 +42,10 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
         return report
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(address=config.address, include_dashboard=False, log_to_driver=False)
+        # "local": a new local Ray even when /tmp/ray/ray_current_cluster names another (or a
+        # dead) cluster; plain ray.init() would try to join that one.
+        address = config.address or "local"
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
         _configure_ray_data()
         _probe_videos(run)
