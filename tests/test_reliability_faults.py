@@ -87,7 +87,7 @@ os._exit(0)  # the interpreter's own exit after a node removal returns 1: the JS
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, bikes):
     root = tmp_path_factory.mktemp("faults")
-    src = cut_clip(bikes, root / "in" / "bikes.mp4", seconds=3, width=128, gop=10, audio=False)
+    src = cut_clip(bikes, root / "in" / "bikes.mp4", seconds=2, width=128, gop=10, audio=False)
     return {"src": src, "ckpt": tiny_checkpoint(root / "g.safetensors")}
 
 
@@ -148,7 +148,7 @@ def test_killed_colouriser_actor_gives_identical_output(clip, ray_local, tmp_pat
     assert fault["stored_before"] < entry["segments"]  # the kill landed mid-run
     assert entry["status"] == "ok", entry["error"]
     calm, hit = framemd5(undisturbed / "bikes.mkv"), framemd5(out / "bikes.mkv")
-    assert len(hit) == 75 and hit == calm  # every frame, bit-identical pixels
+    assert len(hit) == 50 and hit == calm  # every frame, bit-identical pixels
 
 
 def test_worker_node_removed_mid_run(clip, tmp_path):
@@ -159,7 +159,7 @@ def test_worker_node_removed_mid_run(clip, tmp_path):
     assert fault["stored_before"] < entry["segments"]  # removed mid-run
     assert entry["status"] == "ok", entry["error"]
     assert entry["segments_encoded"] == entry["segments"]
-    assert len(framemd5(out / "bikes.mkv")) == 75  # every frame, decodable
+    assert len(framemd5(out / "bikes.mkv")) == 50  # every frame, decodable
 
 
 def _mount_tmpfs(path: Path, size: str) -> bool:
@@ -173,16 +173,18 @@ def _cap_file_size() -> None:  # preexec_fn of the fallback: any file over 1 MiB
 
 
 def test_disk_full_fails_that_output_cleanly(clip, real_photos, tmp_path, run_cli):
-    """A 1 MiB tmpfs as the output (mount works here: we are root). Where mount is not permitted,
+    """A 256 KiB tmpfs as the output (mount works here: we are root). Where mount is not permitted,
     the fallback caps the file size with RLIMIT_FSIZE instead; Ray cannot start under that cap, so
     the fallback run holds photos only (they run in-process)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     small = write_photo(real_photos["coffee"], tmp_path / "small.png", width=96)
-    mounted = _mount_tmpfs(disk, "1m")
+    mounted = _mount_tmpfs(disk, "256k")
     try:
         out = disk / "out"
-        if mounted:  # the lossless video is ~2.5 MiB: it cannot fit, the photo can
+        if (
+            mounted
+        ):  # the lossless video (~0.4 MiB, held twice while joined) cannot fit; the photo can
             big, preexec = clip["src"], None
         else:
             big = write_photo(real_photos["astronaut"], tmp_path / "big.png", width=2048)
@@ -199,6 +201,7 @@ def test_disk_full_fails_that_output_cleanly(clip, real_photos, tmp_path, run_cl
         status = {Path(r["input"]).name: r for r in report["inputs"]}
         failed, ok = status[big.name], status["small.png"]
         assert failed["status"] == "failed" and "\n" not in failed["error"]
+        assert failed["error"].startswith(f"{failed['input']}: ")  # names the input first
         assert "cannot write" in failed["error"] and (
             "No space left" in failed["error"] or "too large" in failed["error"]
         ), failed["error"]
@@ -212,4 +215,4 @@ def test_disk_full_fails_that_output_cleanly(clip, real_photos, tmp_path, run_cl
     finally:
         if mounted:
             subprocess.run(["umount", str(disk)], check=True)
-    assert not os.listdir(disk)  # the mount point is empty again
+    assert not mounted or not os.listdir(disk)  # unmounted: the mount point is empty again

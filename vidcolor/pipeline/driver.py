@@ -173,6 +173,8 @@ class Run:
 
     def fail(self, job: plan.InputJob, error: str) -> None:
         result = self.results[job.id]
+        if not error.startswith(f"{job.uri}:"):  # e.g. a full disk names the file it wrote
+            error = f"{job.uri}: {error}"
         if result.status != "failed":  # the first error is the one that matters
             result.status, result.error = "failed", error
             result.finish(self.started)
