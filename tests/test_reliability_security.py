@@ -222,19 +222,14 @@ def test_wrong_secret_is_refused_and_never_echoed(auth_s3, bikes, ckpt, tmp_path
     ray_tmp = tempfile.mkdtemp(prefix="vc-ray-", dir="/tmp")
     env = s3_env_for(auth_s3["url"], auth_s3["id"], FAKE_SECRET) | {"RAY_TMPDIR": ray_tmp}
     try:
-        runs = []
-        for dest in (out, "s3://vault/colour/"):  # local output; then S3 output (report fails)
-            runs.append(
-                subprocess.run(
-                    [sys.executable, "-m", "vidcolor", "colourise", "s3://vault/reels/", str(clip)]
-                    + ["-o", str(dest), "--checkpoint", str(ckpt), "--model-size", "64"],
-                    cwd=ROOT,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )  # fmt: skip
+        cmd = [sys.executable, "-m", "vidcolor", "colourise", "--checkpoint", str(ckpt)]
+        cmd += ["--model-size", "64", "s3://vault/reels/"]
+        runs = [  # local output, a local video beside (Ray runs); then S3 output (report fails)
+            subprocess.run(
+                cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
             )
+            for args in ([str(clip), "-o", str(out)], ["-o", "s3://vault/colour/"])
+        ]
         local_run, s3_run = runs
         assert local_run.returncode == 1, local_run.stderr
         report = json.loads((out / "vidcolor-report.json").read_text())
