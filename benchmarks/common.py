@@ -283,7 +283,11 @@ class RaySession:
         self.started_here = not ray.is_initialized()
         self.init_s = 0.0
         if self.started_here:
-            _, self.init_s = timed(ray.init, include_dashboard=False, log_to_driver=False)
+            # "local": a new Ray of our own; without it ray.init joins any cluster it finds
+            # (/tmp/ray/ray_current_cluster), e.g. another user's, possibly dead.
+            _, self.init_s = timed(
+                ray.init, address="local", include_dashboard=False, log_to_driver=False
+            )
         return self
 
     def __exit__(self, *exc) -> None:

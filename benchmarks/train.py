@@ -8,6 +8,7 @@ Run: ``vidcolor bench train`` (or ``python -m benchmarks.train``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -45,7 +46,10 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     data = demo_data(workdir, smoke)
     args = SMOKE_ARGS if smoke else FULL_ARGS
     cmd = [sys.executable, str(SCRIPT), str(data), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=SCRIPT.parent.parent)
+    # RAY_ADDRESS=local: the script's ray.init() would otherwise join any cluster it finds on this
+    # machine (/tmp/ray/ray_current_cluster), even a dead one left by someone else.
+    env = {**os.environ, "RAY_ADDRESS": "local"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=SCRIPT.parent.parent, env=env)
     if proc.returncode != 0:
         tail = " ".join(proc.stderr.split()[-60:])
         raise RuntimeError(f"{SCRIPT.name} exited {proc.returncode}: {tail}")
