@@ -33,7 +33,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--gpu", action="store_true")
     args = p.parse_args()
-    ray.init(include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False)
     rows = []
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as out:

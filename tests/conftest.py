@@ -51,6 +51,19 @@ def real_photos():
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread in the test process. Two cores are shared with Ray workers and ffmpeg: a
+    second OpenMP thread only spins at barriers (measured 5-10x slower on Inception, and the GAN
+    overfit test went from 8 s to 230 s under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,16 +17,6 @@ from vidcolor.commands import bench
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # shared cores: OpenMP barriers stall with 2 threads under load
-    yield
-    torch.set_num_threads(before)
-
-
 def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_path):
     results_md = tmp_path / "RESULTS.md"
     training_rows = "## Training runs\n\n| run | samples/s |\n|---|---|\n| demo | 3.1 |\n"
@@ -89,7 +79,7 @@ def test_update_markdown_replaces_only_its_section(tmp_path):
     assert "0.5**" not in text and text.count("<!-- bench:pipeline -->") == 1
 
 
-def test_ray_benchmarks_smoke(ray_local, tmp_path, one_thread):
+def test_ray_benchmarks_smoke(ray_local, tmp_path):
     results, errors = bench.run_benchmarks(["pipeline", "frames", "memory"], tmp_path, smoke=True)
     assert errors == {}
     pipeline, frames, memory = results

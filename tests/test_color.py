@@ -48,7 +48,9 @@ def test_float16_input(real_photos):
     assert back.dtype == torch.float16 and (back.float() - rgb).abs().max() < 5e-3
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (checked on GPU runs)")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (checked on GPU runs)"
+)
 def test_cuda_matches_cpu(real_photos):
     rgb = torch.from_numpy(real_photos["coffee"]).permute(2, 0, 1).float() / 255
     assert torch.allclose(color.rgb_to_lab(rgb.cuda()).cpu(), color.rgb_to_lab(rgb), atol=1e-3)

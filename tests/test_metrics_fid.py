@@ -75,17 +75,7 @@ def random_inception_file(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def one_torch_thread():
-    # Inception at 299x299 is the heaviest thing here; with other processes on the 2 cores, OpenMP
-    # barriers across 2 threads made it 5-10x slower than 1 thread (measured), so use 1 and restore.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_fid_runs_with_weights_from_a_file(random_inception_file, real_photos, one_torch_thread):
+def test_fid_runs_with_weights_from_a_file(random_inception_file, real_photos):
     astronaut = [real_photos["astronaut"][i * 60 : i * 60 + 128, :128] for i in range(2)]
     coffee = [real_photos["coffee"][i * 60 : i * 60 + 128, 200:328] for i in range(2)]
     acc = FID(weights=random_inception_file, batch_size=2)

@@ -5,22 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from pipeline_helpers import cut_clip, frame_times, tiny_checkpoint
 
 from vidcolor.errors import UsageError
 from vidcolor.pipeline import PipelineConfig, colourise_sequential, colourise_video_sequential
 from vidcolor.pipeline.plan import base_row, plan_inputs
 from vidcolor.pipeline.stages import decode_row, encode_row, smooth_row
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # The CPU is shared: a second torch thread only spins against the other processes.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_config_rejects_bad_values():

@@ -21,7 +21,9 @@ def test_gan_step_overfits_one_batch(real_photos):
     opt_g, opt_d = make_optimizers(g, d, cfg)
     assert opt_g.defaults["betas"] == (0.5, 0.9)
 
-    losses = [gan_step(g, d, opt_g, opt_d, l_norm, ab_real, l1_weight=cfg.l1_weight) for _ in range(250)]
+    losses = [
+        gan_step(g, d, opt_g, opt_d, l_norm, ab_real, l1_weight=cfg.l1_weight) for _ in range(250)
+    ]
     first = sum(x["loss_l1"] for x in losses[:5]) / 5
     last = sum(x["loss_l1"] for x in losses[-5:]) / 5
     assert set(losses[0]) == {"loss_d", "loss_g", "loss_adv", "loss_l1"}

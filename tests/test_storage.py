@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_video_support import one_torch_thread  # noqa: F401  (fixture)
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
@@ -47,6 +46,15 @@ def test_atomic_output_publishes_only_on_success(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["video.mp4"]  # no temp left
 
 
+def test_atomic_output_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        storage.write_bytes_atomic(str(tmp_path / "report.json"), b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_list_inputs_local(tmp_path):
     (tmp_path / "a" / "deep").mkdir(parents=True)
     for name in ["a/x.mp4", "a/deep/y.MOV", "a/deep/p.png", "a/notes.txt", "b.mkv"]:
@@ -80,7 +88,6 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert storage.fingerprint(str(f)) != before
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_s3_read_list_write_and_video_io(s3_env, carphone, tmp_path):
     """Probe/decode from S3 (seekable reads), list prefixes, write the result back atomically."""
     import numpy as np

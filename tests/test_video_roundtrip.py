@@ -20,9 +20,6 @@ from test_video_support import (
 )
 from test_video_support import grey_clip as make_grey_clip
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-from test_video_support import one_torch_thread  # noqa: E402,F401  (fixture)
-
 
 @pytest.fixture(scope="module")
 def grey_clip(bigbuckbunny):

@@ -15,7 +15,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 FFMPEG = ["ffmpeg", "-v", "error", "-nostdin", "-y"]
 # Keyframe every second: a 2-3 s clip plans into 2-3 segments of 1 s.
@@ -264,14 +263,3 @@ def _rotated_clip(out: Path) -> Path:
         for p in s.encode(None):
             c.mux(p)
     return out
-
-
-@pytest.fixture
-def one_torch_thread():
-    """Two shared cores: torch's thread pool on small frames is slower than one thread."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

@@ -253,6 +253,8 @@ def atomic_output(uri: str) -> Iterator[Path]:
         if is_s3(uri):
             _upload(tmp_path, uri)
         else:
+            # mkstemp makes the file 0600; a finished output gets the usual mode for a new file.
+            os.chmod(tmp_path, 0o666 & ~_umask())
             os.replace(tmp_path, target)
     except OSError as err:
         if err.errno not in _FULL_ERRNOS:
@@ -261,6 +263,12 @@ def atomic_output(uri: str) -> Iterator[Path]:
         raise VidcolorError(f"{uri}: cannot write ({_one_line(err)})") from err
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # disk full, quota, size limit

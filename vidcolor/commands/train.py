@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
 
         load_inception_v3(cfg.inception_weights)  # fail now, not in every worker
     if not ray.is_initialized():
-        ray.init(address=args.address, log_to_driver=True)
+        # "local": start a fresh Ray rather than join whatever /tmp/ray last recorded
+        ray.init(address=args.address or "local", log_to_driver=True)
     start = time.perf_counter()
     result = run_training(cfg)
     wall = time.perf_counter() - start
