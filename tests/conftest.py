@@ -110,8 +110,13 @@ def moto_server():
 
 @pytest.fixture
 def s3_env(moto_server, monkeypatch):
-    """Environment pointing the standard AWS chain at moto_server; returns a boto3 client."""
+    """Environment pointing the standard AWS chain at moto_server; returns a boto3 client.
+    Each test starts from an empty server (moto's reset API), so buckets never leak between tests."""
+    import urllib.request
+
     import boto3
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_KEY)

@@ -8,7 +8,6 @@ from skimage import color as skcolor
 
 from vidcolor import color
 from vidcolor.checkpoint import save_generator
-from vidcolor.infer import model_resolution
 from vidcolor.models import ModelConfig, build_generator
 
 
@@ -23,15 +22,6 @@ def colourful_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "g.safetensors"
     save_generator(str(path), g.eval(), ModelConfig(width=4))
     return path
-
-
-def test_model_resolution():
-    assert model_resolution(720, 1280) == (256, 448)
-    assert model_resolution(1280, 720) == (448, 256)
-    assert model_resolution(97, 173) == (256, 448)
-    assert model_resolution(256, 256, short_side=128) == (128, 128)
-    with pytest.raises(ValueError):
-        model_resolution(100, 100, short_side=100)
 
 
 def test_fit_to_gamut_keeps_lightness_and_hue():

@@ -177,7 +177,7 @@ def test_decode_memory_does_not_grow_with_video_length(tmp_path):
 
 
 def test_model_resolution():
-    from vidcolor.video.decode import model_resolution
+    from vidcolor.models import model_resolution
 
     assert model_resolution(720, 1280) == (256, 448)
     assert model_resolution(1280, 720) == (448, 256)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
@@ -36,8 +37,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    return run_parsed(build_parser().parse_args(argv))
+
+
+def job_main(
+    prog: str,
+    description: str,
+    add_arguments: Callable[..., None],
+    run: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
+    """A ``jobs/*.py`` entry point: the command's own options, joining the cluster it runs on."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser, default_address="auto")
     args = parser.parse_args(argv)
+    args.run = run
+    return run_parsed(args)
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run a parsed command; user-facing errors become one line and their exit code."""
     try:
         return int(args.run(args) or 0)
     except VidcolorError as err:
