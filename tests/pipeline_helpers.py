@@ -76,6 +76,25 @@ def packet_count(path: Path, selector: str) -> int:
     return int(out.split()[0])
 
 
+def decoded_frames(path: Path) -> int:
+    """Frames ffprobe actually decodes from the first video stream (stronger than counting packets:
+    a corrupt file fails here)."""
+    out = (
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
+            + ["-show_entries", "stream=codec_type,nb_read_frames", "-of", "csv=p=0", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .strip(",")
+        .split(",")
+    )
+    assert out[0] == "video", out
+    return int(out[1])
+
+
 def lab_frames(path: Path) -> np.ndarray:
     """Every frame of a video as CIE Lab (N, H, W, 3), through our independent reader: skimage."""
     with av.open(str(path)) as c:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from badinputs import EXPECTED, build_corpus
 from PIL import Image
-from pipeline_helpers import check_video, ffprobe, tiny_checkpoint
+from pipeline_helpers import check_video, decoded_frames, ffprobe, tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING_S3 = "s3://archive/reels/missing.mp4"
@@ -53,17 +53,6 @@ def without_root_file_access() -> None:
     for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH (linux/capability.h)
         if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
-
-
-def decoded_frames(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
-        + ["-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(out.strip().strip(","))
 
 
 def test_every_bad_input_in_one_run(corpus, s3_env, tmp_path):

@@ -7,14 +7,13 @@ of the batch than a quarter of the way in (beyond a fixed allowance), so it does
 from __future__ import annotations
 
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
-from pipeline_helpers import cut_clip, tiny_checkpoint
+from pipeline_helpers import cut_clip, decoded_frames, tiny_checkpoint
 
 from vidcolor.pipeline import PipelineConfig, colourise
 
@@ -56,18 +55,6 @@ class MemorySampler:
         self.thread.join(timeout=5)
 
 
-def frame_count(path: Path) -> int:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0"]
-        + ["-show_entries", "stream=codec_type,nb_read_frames", "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split(",")
-    assert out[0] == "video", out
-    return int(out[1])
-
-
 @pytest.mark.parametrize("n_clips", [20, pytest.param(200, marks=pytest.mark.slow)])
 def test_batch_of_short_clips(n_clips, bikes, ray_local, tmp_path):
     base = cut_clip(bikes, tmp_path / "base.mp4", seconds=0.4, width=64, gop=10, audio=False)
@@ -89,7 +76,7 @@ def test_batch_of_short_clips(n_clips, bikes, ray_local, tmp_path):
     assert all(r.segments_encoded == r.segments == 1 for r in report.inputs)
     outputs = sorted(out.glob("clip-*.mp4"))
     assert [p.name for p in outputs] == sorted(p.name for p in src.iterdir())
-    assert all(frame_count(p) == FRAMES_PER_CLIP for p in outputs)  # ffprobe decodes each
+    assert all(decoded_frames(p) == FRAMES_PER_CLIP for p in outputs)  # ffprobe decodes each
     assert not list(out.glob(".vidcolor-state/*/*"))  # state cleaned after each finished clip
 
     # Flat memory: the peak once three quarters are done is within an allowance of the peak at
