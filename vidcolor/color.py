@@ -72,24 +72,17 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIE Lab, shape (..., 3, H, W) -> sRGB clipped to [0, 1], same shape and dtype."""
     if lab.shape[-3] != 3:
         raise ValueError(f"lab_to_rgb expects 3 channels at dim -3, got shape {tuple(lab.shape)}")
-    dtype = _work_dtype(lab)
-    x = _channels_last(lab.to(dtype))
-    L, a, b = x.unbind(-1)
-    fy = (L + 16.0) / 116.0
-    fx = a / 500.0 + fy
-    fz = (fy - b / 200.0).clamp_min(0.0)  # skimage clips negative z the same way
-    f = torch.stack((fx, fy, fz), dim=-1)
-    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
-    xyz = xyz * torch.tensor(_WHITE_D65, device=x.device, dtype=dtype)
-    linear = xyz @ _RGB_FROM_XYZ.to(device=x.device, dtype=dtype).T
-    srgb = torch.where(
-        linear > 0.0031308, 1.055 * linear.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * linear
-    )
-    return _channels_first(srgb.clamp(0.0, 1.0)).to(lab.dtype)
+    linear = _lab_to_linear_rgb(_channels_last(lab.to(_work_dtype(lab))))
+    return _channels_first(_linear_to_srgb(linear).clamp(0.0, 1.0)).to(lab.dtype)
+
+
+def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x > 0.0031308, 1.055 * x.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * x)
 
 
 def _lab_to_linear_rgb(lab_last: torch.Tensor) -> torch.Tensor:
-    """Channel-last Lab -> unclipped linear sRGB (the part of lab_to_rgb before gamma and clip)."""
+    """Channel-last Lab -> unclipped linear sRGB (lab_to_rgb before gamma and clip). Negative z is
+    clipped to 0 as skimage does."""
     dtype = lab_last.dtype
     L, a, b = lab_last.unbind(-1)
     fy = (L + 16.0) / 116.0
@@ -185,8 +178,7 @@ def _linear_to_srgb_uint8(lin: torch.Tensor) -> torch.Tensor:
     global _srgb_lut
     if _srgb_lut is None:
         x = torch.linspace(0.0, 1.0, _LUT_SIZE, dtype=torch.float64)
-        srgb = torch.where(x > 0.0031308, 1.055 * x ** (1.0 / 2.4) - 0.055, 12.92 * x)
-        _srgb_lut = (srgb * 255.0).round().to(torch.uint8)
+        _srgb_lut = (_linear_to_srgb(x) * 255.0).round().to(torch.uint8)
     idx = (lin.clamp(0.0, 1.0) * (_LUT_SIZE - 1) + 0.5).to(torch.int64)
     return _srgb_lut.to(lin.device)[idx]
 
