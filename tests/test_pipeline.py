@@ -11,9 +11,7 @@ from pipeline_helpers import check_video, cut_clip, tiny_checkpoint, write_photo
 from skimage import color as skcolor
 
 from vidcolor.pipeline import PipelineConfig, colourise
-from vidcolor.pipeline.driver import Run, probe_input
 from vidcolor.pipeline.run import build_dataset
-from vidcolor.pipeline.stages import get_array
 
 BIKES_CUT = 30  # bikes.mp4 has a hard cut at frame 30 (1.2 s)
 
@@ -72,22 +70,20 @@ def test_directory_of_videos_and_image(media, ray_local, tmp_path):
 
 def _smoothed_ab(src, config: PipelineConfig, out) -> tuple[np.ndarray, list[int]]:
     """ab after smoothing, as the pipeline produces it, re-assembled in frame order."""
-    run = Run([str(src)], str(out), config)
-    job = run.pending("video")[0]
-    run.add_probe(job, *probe_input(job.uri, config.segment_seconds, config.overlap))
-    rows = sorted(
-        build_dataset(run.rows(), config, encode=False).iter_rows(), key=lambda r: r["seg_index"]
-    )
+    rows = build_dataset([str(src)], str(out), config, until="smooth").iter_rows()
+    rows = sorted(rows, key=lambda r: r["segment"])
     assert all(not r["error"] for r in rows)
-    cuts = [c for r in rows for c in json.loads(r["cuts"])]
-    return np.concatenate([get_array(r, "ab") for r in rows]), cuts
+    cuts = [int(c) for r in rows for c in r["cut_frames"]]
+    return np.concatenate([np.asarray(r["ab"], np.float32) for r in rows]), cuts
 
 
 def test_segments_give_the_same_ab_as_one_segment(media, ray_local, tmp_path):
     src = media["src"] / "reels" / "bikes.mp4"  # has a scene cut: smoothing resets across it
     common = dict(checkpoint=str(media["ckpt"]), model_size=64, smoothing=4, progress=False)
-    many, cuts_many = _smoothed_ab(src, PipelineConfig(segment_seconds=0.4, **common), tmp_path)
-    one, cuts_one = _smoothed_ab(src, PipelineConfig(segment_seconds=100, **common), tmp_path)
+    many, cuts_many = _smoothed_ab(
+        src, PipelineConfig(segment_seconds=0.4, **common), tmp_path / "a"
+    )
+    one, cuts_one = _smoothed_ab(src, PipelineConfig(segment_seconds=100, **common), tmp_path / "b")
     assert many.shape == one.shape == (50, 2, 64, 160)
     assert np.abs(many - one).max() < 1e-3
     assert cuts_many == cuts_one == [BIKES_CUT]

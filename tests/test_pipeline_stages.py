@@ -1,16 +1,22 @@
-"""Pipeline stages and the sequential loop without Ray: rows, errors, resume state, overwrite."""
+"""Pipeline stages and the sequential loop without Ray: listing, planning, rows, errors, resume
+state, overwrite."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pipeline_helpers import cut_clip, frame_times, tiny_checkpoint
 
 from vidcolor.errors import UsageError
 from vidcolor.pipeline import PipelineConfig, colourise_sequential, colourise_video_sequential
-from vidcolor.pipeline.plan import base_row, plan_inputs
-from vidcolor.pipeline.stages import decode_row, encode_row, smooth_row
+from vidcolor.pipeline.model import ColouriseActor
+from vidcolor.pipeline.plan import input_rows, plan_input
+from vidcolor.pipeline.rows import DONE, FAILED, SKIPPED, TODO
+from vidcolor.pipeline.run import config_key
+from vidcolor.pipeline.stages import finish_row, load_row
+from vidcolor.pipeline.state import read_plan
 
 
 def test_config_rejects_bad_values():
@@ -26,22 +32,65 @@ def test_plan_paths_and_collisions(tmp_path):
     (tmp_path / "a").mkdir()
     for name in ("a/x.mov", "a/x.mp4", "a/p.jpg"):
         (tmp_path / name).write_bytes(b"")
-    jobs = plan_inputs([str(tmp_path / "a")], "s3://b/out", PipelineConfig())
-    out = {j.relpath: (j.output, j.error) for j in jobs}
-    assert out["p.jpg"] == ("s3://b/out/p.jpg", None)
-    assert out["x.mov"][0] == "s3://b/out/x.mp4" and out["x.mov"][1] is None
+    rows = list(input_rows([str(tmp_path / "a")], "s3://b/out", PipelineConfig()))
+    out = {r["input"].rsplit("/", 1)[-1]: (r["output"], r["error"]) for r in rows}
+    assert out["p.jpg"] == ("s3://b/out/p.jpg", "")
+    assert out["x.mov"] == ("s3://b/out/x.mp4", "")
     assert "also the output of" in out["x.mp4"][1]  # two inputs, one output: refused
 
 
 def test_failed_rows_pass_through_every_stage(tmp_path):
     (tmp_path / "junk.mp4").write_bytes(b"junk")
-    job = plan_inputs([str(tmp_path / "junk.mp4")], str(tmp_path / "o"), PipelineConfig())[0]
-    row = base_row(job, PipelineConfig(), seg_index=0, n_segments=1, first_frame=0, segment="{}")
-    rows = [decode_row(row)]
-    rows.append(smooth_row(rows[-1], radius=3))
-    rows.append(encode_row(rows[-1]))
-    assert all(set(r) == set(row) for r in rows)  # same columns at every stage
-    assert all(r["error"] and "\n" not in r["error"] for r in rows)
+    config = PipelineConfig(checkpoint=str(tiny_checkpoint(tmp_path / "g.safetensors")))
+    listed = next(input_rows([str(tmp_path / "junk.mp4")], str(tmp_path / "o"), config))
+    plan = list(plan_input(listed, output_root=str(tmp_path / "o"), config=config, config_key="k"))
+    assert [r["status"] for r in plan] == [FAILED]  # the probe failed: one row, one line
+    row = {**plan[0], "status": TODO, "error": "", "state": str(tmp_path / "none"), "segment": 0}
+    rows = [load_row(row, model_size=64)]  # fails here, then passes through
+    rows.append(ColouriseActor(config.checkpoint).predict_row(rows[-1]))
+    rows.append(finish_row(rows[-1], config=config))
+    assert all(r["status"] == FAILED and "\n" not in r["error"] for r in rows)
+    assert all(r["error"].startswith(f"{tmp_path / 'junk.mp4'}: ") for r in rows)
+    assert set(rows[-1]) == set(row) - {"l", "ab", "times"}  # only small columns reach the driver
+
+
+def test_plan_stage_probes_writes_the_plan_and_resumes(tmp_path, bikes):
+    """Planning on a worker: segment rows with no frame lists, the plan in the state directory,
+    finished segments skipped, and a video whose segments are all done comes back as one row."""
+    src = cut_clip(
+        bikes, tmp_path / "in" / "bikes.mp4", seconds=1.6, width=128, gop=10, audio=False
+    )
+    config = PipelineConfig(model_size=64, segment_seconds=0.4)
+    out = str(tmp_path / "out")
+
+    def plan():
+        [listed] = input_rows([str(src)], out, config)
+        return list(
+            plan_input(listed, output_root=out, config=config, config_key=config_key(config))
+        )
+
+    rows = plan()
+    assert [r["segment"] for r in rows] == [0, 1, 2, 3]
+    assert [r["first_frame"] for r in rows] == [0, 10, 20, 30]
+    assert {(r["todo"], r["n_segments"], r["video_frames"], r["resumed"]) for r in rows} == {
+        (4, 4, 40, 0)
+    }
+    assert all(isinstance(v, int | float | str) for r in rows for v in r.values())
+    saved = read_plan(rows[0]["state"])
+    assert [s.n_frames for s in saved.segments] == [10, 10, 10, 10]
+    assert saved.source.frame_pts == [] and saved.source.width == 128  # no per-frame lists
+
+    state = Path(rows[0]["state"])
+    for i in (0, 2):
+        (state / f"seg-{i:05d}.mov").write_bytes(b"done")
+    rows = plan()
+    assert [r["segment"] for r in rows] == [1, 3] and rows[0]["resumed"] == 2
+    for i in (1, 3):
+        (state / f"seg-{i:05d}.mov").write_bytes(b"done")
+    assert [(r["status"], r["segment"], r["todo"]) for r in plan()] == [(DONE, -1, 0)]
+
+    Path(out, "bikes.mp4").write_bytes(b"finished")
+    assert [r["status"] for r in plan()] == [SKIPPED]
 
 
 def test_sequential_video_and_overwrite(tmp_path, bikes):

@@ -8,6 +8,7 @@ import pytest
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
+from vidcolor.listing import list_inputs
 
 
 def test_safe_join_rejects_escapes(tmp_path):
@@ -59,17 +60,17 @@ def test_list_inputs_local(tmp_path):
     (tmp_path / "a" / "deep").mkdir(parents=True)
     for name in ["a/x.mp4", "a/deep/y.MOV", "a/deep/p.png", "a/notes.txt", "b.mkv"]:
         (tmp_path / name).write_bytes(b"0")
-    found = storage.list_inputs([str(tmp_path / "a")])
+    found = list_inputs([str(tmp_path / "a")])
     assert [f.relpath for f in found] == ["deep/p.png", "deep/y.MOV", "x.mp4"]
-    found = storage.list_inputs([str(tmp_path / "b.mkv"), str(tmp_path / "a" / "*.mp4")])
+    found = list_inputs([str(tmp_path / "b.mkv"), str(tmp_path / "a" / "*.mp4")])
     assert [(os.path.basename(f.uri), f.relpath) for f in found] == [
         ("x.mp4", "x.mp4"),
         ("b.mkv", "b.mkv"),
     ]
     with pytest.raises(VidcolorError, match="missing"):
-        storage.list_inputs([str(tmp_path / "missing")])
+        list_inputs([str(tmp_path / "missing")])
     with pytest.raises(VidcolorError, match="notes.txt: no video or image"):
-        storage.list_inputs([str(tmp_path / "a" / "notes.txt")])
+        list_inputs([str(tmp_path / "a" / "notes.txt")])
 
 
 def test_open_input_errors_name_the_file(tmp_path):
@@ -103,14 +104,14 @@ def test_s3_read_list_write_and_video_io(s3_env, carphone, tmp_path):
     s3.upload_file(str(synthetic_clip("two_audio")), "films", "in/two.mp4")
     s3.put_object(Bucket="films", Key="in/readme.txt", Body=b"x")
 
-    found = storage.list_inputs(["s3://films/in"])
+    found = list_inputs(["s3://films/in"])
     assert [(f.uri, f.relpath) for f in found] == [
         ("s3://films/in/reel1/carphone.mp4", "reel1/carphone.mp4"),
         ("s3://films/in/two.mp4", "two.mp4"),
     ]
-    assert [f.relpath for f in storage.list_inputs(["s3://films/in/*.mp4"])] == ["two.mp4"]
+    assert [f.relpath for f in list_inputs(["s3://films/in/*.mp4"])] == ["two.mp4"]
     with pytest.raises(VidcolorError, match="s3://films/nothing"):
-        storage.list_inputs(["s3://films/nothing/"])
+        list_inputs(["s3://films/nothing/"])
 
     uri = "s3://films/in/reel1/carphone.mp4"
     info = probe(uri)

@@ -21,3 +21,12 @@ class CheckpointError(VidcolorError):
 
 class InceptionWeightsMissing(VidcolorError):
     """vit-i-gan needs ImageNet Inception-v3 weights and none were found."""
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: object, limit: int = 500) -> str:
+    """``text`` as one printable line: control characters (a newline in a file name, say) are
+    escaped, runs of spaces folded, the length capped. Every error message goes through this."""
+    return " ".join(str(text).translate(_CONTROL).split())[:limit]

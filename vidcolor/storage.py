@@ -1,8 +1,10 @@
 """URIs: local paths and ``s3://bucket/key``, read through ``pyarrow.fs``, written atomically.
 
-Reads use a seekable ``open_input_file`` (an mp4 whose moov atom sits at the end needs seeks).
+Reads use a seekable ``open_input_file`` (an mp4 whose moov atom sits at the end needs seeks); media
+readers wrap it in :class:`ReadAhead` so S3 sees few large range requests instead of one per 32 KiB.
 The S3 endpoint comes from ``AWS_ENDPOINT_URL`` (unset: real AWS), credentials and region from the
-standard AWS chain, which pyarrow's C++ client reads itself; we never touch or log them.
+standard AWS chain, which pyarrow's C++ client reads itself; we never touch or log them. Transient
+S3 errors (throttling, resets, a server away for seconds) are retried with exponential backoff.
 Writes land on a local temp file first; the final path/key appears only once it is complete
 (``os.replace`` locally; S3 multipart upload, which makes the object visible only on completion).
 """
@@ -11,22 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fnmatch
-import glob as globlib
 import hashlib
 import os
-import posixpath
-import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from vidcolor.errors import VidcolorError
+from vidcolor.errors import VidcolorError, one_line
 
 VIDEO_EXTS = {
     ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -36,6 +33,10 @@ IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 MEDIA_EXTS = VIDEO_EXTS | IMAGE_EXTS
 
 _COPY_CHUNK = 8 << 20
+READ_AHEAD = 8 << 20  # bytes per S3 range request when media readers read a file
+# Retries of one S3 request: backoff 2^n x 25 ms (no retry quota), about 25 s in all, so a store
+# that is away for a few seconds (or throttles with 503) costs time, not the run.
+S3_ATTEMPTS = 11
 
 
 def is_s3(uri: str) -> bool:
@@ -63,13 +64,36 @@ _CREDENTIAL_VARS = (
 @lru_cache(maxsize=8)
 def _s3_filesystem(endpoint: str | None, region: str, _credentials: str) -> pafs.S3FileSystem:
     # Credentials are deliberately not passed: pyarrow resolves the default AWS chain (env vars,
-    # profile, instance role) itself.
-    kwargs: dict = {"region": region}
+    # profile, instance role) itself. The "default" strategy has no retry quota, unlike
+    # "standard", whose token bucket runs dry during an outage of a few seconds.
+    kwargs: dict = {
+        "region": region,
+        "retry_strategy": pafs.AwsDefaultS3RetryStrategy(max_attempts=S3_ATTEMPTS),
+        "connect_timeout": 5,
+        "request_timeout": 60,
+    }
     if endpoint:
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
         kwargs["endpoint_override"] = parsed.netloc
         kwargs["scheme"] = parsed.scheme
     return pafs.S3FileSystem(**kwargs)
+
+
+@lru_cache(maxsize=8)
+def _boto3_client(endpoint: str | None, region: str, _credentials: str):
+    import boto3
+    from botocore.config import Config
+
+    retries = {"mode": "standard", "max_attempts": S3_ATTEMPTS}
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name=region, config=Config(retries=retries)
+    )
+
+
+def s3_client():
+    """A boto3 S3 client on the same endpoint and credential chain as pyarrow's, with retries
+    (for what pyarrow lacks: paginated listing, ETags)."""
+    return _boto3_client(os.environ.get("AWS_ENDPOINT_URL") or None, _region(), _credentials_tag())
 
 
 def filesystem_for(uri: str) -> tuple[pafs.FileSystem, str]:
@@ -86,7 +110,7 @@ def filesystem_for(uri: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
 
 
-def _suffix(uri: str) -> str:
+def suffix_of(uri: str) -> str:
     return PurePosixPath(str(uri).replace("\\", "/")).suffix.lower()
 
 
@@ -103,11 +127,51 @@ def open_input(uri: str) -> pafs.NativeFile:
     except VidcolorError:
         raise
     except OSError as err:
-        raise VidcolorError(f"{uri}: cannot read ({_one_line(err)})") from err
+        raise VidcolorError(f"{uri}: cannot read ({one_line(err)})") from err
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())[:300]
+class ReadAhead:
+    """A read-only, seekable file object over a pyarrow file that fetches ``chunk`` bytes per
+    request and serves small reads (PyAV asks for 32 KiB at a time) from memory."""
+
+    def __init__(self, raw: pafs.NativeFile, chunk: int = READ_AHEAD):
+        self.raw, self.chunk = raw, chunk
+        self.size = raw.size()
+        self.pos = 0
+        self.buf_start, self.buf = 0, b""
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b""
+        offset = self.pos - self.buf_start
+        if not 0 <= offset < len(self.buf) or offset + n > len(self.buf) and n <= self.chunk:
+            self.buf_start, self.buf = self.pos, self.raw.read_at(max(n, self.chunk), self.pos)
+            offset = 0
+        data = self.buf[offset : offset + n]
+        if len(data) < n:  # a read larger than the chunk: straight through
+            data += self.raw.read_at(n - len(data), self.pos + len(data))
+        self.pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def exists(uri: str) -> bool:
@@ -115,104 +179,20 @@ def exists(uri: str) -> bool:
     try:
         return fs.get_file_info(path).type != pafs.FileType.NotFound
     except OSError as err:
-        raise VidcolorError(f"{uri}: cannot check ({_one_line(err)})") from err
+        raise VidcolorError(f"{uri}: cannot check ({one_line(err)})") from err
+
+
+def size_of(uri: str) -> int:
+    fs, path = filesystem_for(uri)
+    try:
+        return fs.get_file_info(path).size or 0
+    except OSError as err:
+        raise VidcolorError(f"{uri}: cannot check ({one_line(err)})") from err
 
 
 def read_bytes(uri: str) -> bytes:
     with open_input(uri) as f:
         return f.read()
-
-
-@dataclass
-class InputFile:
-    uri: str
-    relpath: str  # relative to the input root it was found under (directory, prefix or glob base)
-
-
-def _is_glob(s: str) -> bool:
-    return any(ch in s for ch in "*?[")
-
-
-def _join_uri(uri_root: str, rel: str) -> str:
-    return uri_root.rstrip("/") + "/" + rel if rel else uri_root
-
-
-def _list_tree(uri: str) -> list[InputFile] | None:
-    """Files under ``uri`` (a file or a directory/prefix), or None when nothing is there."""
-    fs, path = filesystem_for(uri)
-    try:
-        info = fs.get_file_info(path)
-        if info.type == pafs.FileType.File:
-            return [InputFile(uri=uri, relpath=posixpath.basename(path))]
-        if info.type == pafs.FileType.NotFound and not is_s3(uri):
-            return None
-        # An S3 "directory" may be a bare prefix that reports NotFound: list it anyway.
-        selector = pafs.FileSelector(path.rstrip("/"), recursive=True, allow_not_found=True)
-        found = fs.get_file_info(selector)
-    except OSError as err:
-        raise VidcolorError(f"{uri}: cannot list ({_one_line(err)})") from err
-    root = path.rstrip("/")
-    out = []
-    for entry in found:
-        if entry.type != pafs.FileType.File:
-            continue
-        rel = posixpath.relpath(entry.path, root) if not is_s3(uri) else entry.path[len(root) + 1 :]
-        rel = rel.replace(os.sep, "/")
-        out.append(InputFile(uri=_join_uri(uri, rel), relpath=rel))
-    return out if out or info.type == pafs.FileType.Directory else None
-
-
-def _glob_regex(pattern: str) -> re.Pattern:
-    """Shell glob on '/'-separated keys, like glob.glob: '*' stays in one level, '**/' spans any."""
-    out = []
-    for i, part in enumerate(pattern.split("/")):
-        if part == "**":
-            out.append("(?:[^/]+/)*")
-            continue
-        # fnmatch.translate gives '(?s:...)\\Z'; '*' must not cross '/'.
-        body = fnmatch.translate(part)[4:-3].replace(".*", "[^/]*")
-        body = re.sub(r"(?<!\\)\.", "[^/]", body)  # '?' -> any one character but '/'
-        out.append(body + ("/" if i < len(pattern.split("/")) - 1 else ""))
-    return re.compile("".join(out))
-
-
-def _list_glob(pattern: str) -> list[InputFile]:
-    parts = pattern.split("/")
-    first_wild = next(i for i, p in enumerate(parts) if _is_glob(p))
-    base = "/".join(parts[:first_wild])
-    if is_s3(pattern):
-        candidates = _list_tree(base) or []
-        regex = _glob_regex("/".join(parts[first_wild:]))
-        return [c for c in candidates if regex.fullmatch(c.relpath)]
-    out = []
-    for match in globlib.glob(os.path.expanduser(pattern), recursive=True):
-        if os.path.isdir(match):
-            for f in _list_tree(match) or []:
-                rel = os.path.relpath(os.path.join(match, f.relpath), base or ".")
-                out.append(InputFile(uri=f.uri, relpath=rel.replace(os.sep, "/")))
-        elif os.path.isfile(match):
-            rel = os.path.relpath(match, base or ".")
-            out.append(InputFile(uri=match, relpath=rel.replace(os.sep, "/")))
-    return out
-
-
-def list_inputs(inputs: list[str]) -> list[InputFile]:
-    """Video and image files named by ``inputs``: files, directories (recursive), globs, S3 prefixes.
-
-    Sorted by URI, duplicates dropped; an input that matches no media file is an error naming it.
-    """
-    seen: dict[str, InputFile] = {}
-    for item in inputs:
-        item = str(item)
-        found = _list_glob(item) if _is_glob(item) else _list_tree(item)
-        if found is None:
-            raise VidcolorError(f"{item}: no such file or directory")
-        media = [f for f in found if _suffix(f.uri) in MEDIA_EXTS]
-        if not media:
-            raise VidcolorError(f"{item}: no video or image files found")
-        for f in media:
-            seen.setdefault(f.uri, f)
-    return sorted(seen.values(), key=lambda f: f.uri)
 
 
 def safe_join(root: str, relpath: str) -> str:
@@ -260,7 +240,7 @@ def atomic_output(uri: str) -> Iterator[Path]:
         if err.errno not in _FULL_ERRNOS:
             raise
         # A full disk fails this output only, with one line naming it (not the whole run).
-        raise VidcolorError(f"{uri}: cannot write ({_one_line(err)})") from err
+        raise VidcolorError(f"{uri}: cannot write ({one_line(err)})") from err
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -282,7 +262,7 @@ def _upload(local: Path, uri: str) -> None:
             while chunk := src.read(_COPY_CHUNK):
                 dst.write(chunk)
     except OSError as err:
-        raise VidcolorError(f"{uri}: cannot write ({_one_line(err)})") from err
+        raise VidcolorError(f"{uri}: cannot write ({one_line(err)})") from err
 
 
 def write_bytes_atomic(uri: str, data: bytes) -> None:
@@ -296,7 +276,7 @@ def fingerprint(uri: str) -> str:
     try:
         info = fs.get_file_info(path)
     except OSError as err:
-        raise VidcolorError(f"{uri}: cannot stat ({_one_line(err)})") from err
+        raise VidcolorError(f"{uri}: cannot stat ({one_line(err)})") from err
     if info.type != pafs.FileType.File:
         raise VidcolorError(f"{uri}: no such file")
     parts = [str(uri), str(info.size), str(info.mtime_ns)]
@@ -307,14 +287,10 @@ def fingerprint(uri: str) -> str:
 
 def _s3_etag(path: str) -> str:
     # pyarrow's FileInfo has no ETag; boto3 gives it (same endpoint and credential chain).
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, key = path.partition("/")
     try:
-        client = boto3.client(
-            "s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None, region_name=_region()
-        )
-        return str(client.head_object(Bucket=bucket, Key=key).get("ETag", ""))
+        return str(s3_client().head_object(Bucket=bucket, Key=key).get("ETag", ""))
     except (BotoCoreError, ClientError):
         return ""

@@ -36,6 +36,8 @@ class Report:
     config: dict
     inputs: list[InputResult] = field(default_factory=list)
     wall_time: float = 0.0
+    model: str = ""  # what the model stage ran on and why (--device auto says what it chose)
+    notes: list[str] = field(default_factory=list)  # what the listing passed over, one line each
 
     @property
     def failed(self) -> list[InputResult]:
@@ -64,7 +66,9 @@ class Report:
         return {
             "output": self.output,
             "config": self.config,
+            "model": self.model,
             "inputs": [asdict(r) for r in sorted(self.inputs, key=lambda r: r.input)],
+            "notes": self.notes,
             "totals": self.totals(),
         }
 
@@ -80,13 +84,13 @@ class Report:
 
 
 class Progress:
-    """Frames done over frames planned, with frames/s and ETA (tqdm), on the driver only."""
+    """Frames done (and frames/s) on the driver only. The plan streams, so there is no total to
+    count down from."""
 
-    def __init__(self, total_frames: int, enabled: bool = True):
+    def __init__(self, enabled: bool = True):
         from tqdm import tqdm
 
         self.bar = tqdm(
-            total=total_frames,
             unit="frame",
             desc="colourise",
             dynamic_ncols=True,

@@ -1,25 +1,38 @@
 """The Ray Data plan: the one place where the stages are wired onto a cluster.
 
-    segment rows ─ decode (tasks) ─ colourise (actor pool, model loaded once per actor)
-                 ─ smooth + encode (tasks, fused) ─ driver: store segment, finalise finished videos
+    list inputs (one task, streaming) ─ plan: probe + segments (tasks) ─ load L (tasks)
+      ─ model (actor pool: GPUs when there are, or may be) ─ finish: smooth + encode + write (tasks)
+      ─ driver: counts small rows, starts each video's join as a task, keeps the report
 
-Rows carry one segment's model-resolution L/ab (float16) and then its encoded bytes, so memory is
-flat in the length of a film; videos are finished by counting their segments, never by grouping.
+Workers list, probe, read and write everything; the driver holds one counter per video in flight.
+Listing and planning are stages, so the first segment decodes while the listing goes on.
 """
 
 from __future__ import annotations
 
 import logging
+from itertools import islice
 
-from vidcolor.errors import UsageError, VidcolorError
+from vidcolor.errors import VidcolorError, one_line
+from vidcolor.pipeline.books import Books
+from vidcolor.pipeline.cluster import ModelPool, check_shared_output, cluster_gpus, model_pool
 from vidcolor.pipeline.config import PipelineConfig
-from vidcolor.pipeline.driver import Run, probe_input
+from vidcolor.pipeline.model import ColouriseActor
 from vidcolor.pipeline.report import Report
-from vidcolor.pipeline.stages import ColouriseActor, decode_row, encode_row, smooth_row
+from vidcolor.pipeline.rows import plain
+from vidcolor.pipeline.stages import finish_row, list_batches, load_row, plan_batches
+from vidcolor.pipeline.videos import join_or_error
 
 log = logging.getLogger(__name__)
 
-DECODE_MEMORY = 1024**3  # a decode worker (torch imported, 720p frames) peaks around 600 MiB
+GiB = 1024**3
+# Memory hints for the stages that hold frames. They also keep Ray Data from fusing decode into
+# the model actor (it would then decode in the model's process, serially with inference).
+DECODE_MEMORY = 1 * GiB  # a segment's model-resolution L, decoder buffers, torch
+FINISH_MEMORY = 1.5 * GiB  # full-resolution frames of one segment being merged and encoded
+JOIN_MEMORY = 0.5 * GiB  # packets stream through; segments of an S3 state are copied to disk
+PLAN_ROWS = 4  # files per probe task: a listing of a million files still fans out
+SMALL_IMAGE_RUN = 8  # at most this many photos and no video: colourise in-process, no Ray
 
 
 def colourise(inputs: list[str], output: str, config: PipelineConfig | None = None) -> Report:
@@ -30,54 +43,49 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
 
     config = config or PipelineConfig()
     check_checkpoint(config)  # a bad checkpoint is one clear error, before any Ray starts
-    run = Run(inputs, output, config)  # lists inputs first: bad paths fail before Ray starts
-    if _few_images_only(run) and not ray.is_initialized():
+    if _few_images_only(inputs, config) and not ray.is_initialized():
         # A handful of photos: starting Ray would cost more than colourising them here.
-        from vidcolor.pipeline.sequential import execute_in_process
+        from vidcolor.pipeline.sequential import colourise_sequential
 
-        try:
-            execute_in_process(run)
-        finally:
-            report = run.close()
-        return report
+        return colourise_sequential(inputs, output, config)
     started_ray = not ray.is_initialized()
     if started_ray:
         # "local": a new local Ray even when /tmp/ray/ray_current_cluster names another (or a
         # dead) cluster; plain ray.init() would try to join that one.
-        address = config.address or "local"
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=config.address or "local", include_dashboard=False, log_to_driver=False)
     try:
-        _configure_ray_data()
-        _probe_videos(run)
-        rows = run.rows()
-        if rows:
-            run.start_progress(rows)
-            for row in build_dataset(rows, config).iter_rows():
-                run.consume(dict(row))
+        check_shared_output(output)
+        pool = model_pool(config, *cluster_gpus())
+        books = Books(output, config, model=pool.describe())
+        books.progress.note(pool.describe())
+        try:
+            _drive(build_dataset(inputs, output, config, pool), books, config)
+        finally:
+            report = books.close()
     except VidcolorError:
         raise
     except Exception as err:  # Ray's errors are pages long: one line here, the rest in the log
         log.debug("pipeline failure", exc_info=True)
         lines = [x for x in str(err).splitlines() if x.strip()]
         raise VidcolorError(
-            f"pipeline failed: {type(err).__name__}: {lines[-1] if lines else ''}"[:500]
+            one_line(f"pipeline failed: {type(err).__name__}: {lines[-1] if lines else ''}")
         ) from err
     finally:
-        report = run.close()
         if started_ray:
             ray.shutdown()
     return report
 
 
-SMALL_IMAGE_RUN = 8  # at most this many images and no video: no Ray needed
+def _few_images_only(inputs: list[str], config: PipelineConfig) -> bool:
+    """Peeks at the start of the listing only (a prefix of a million files costs one page)."""
+    from vidcolor.listing import Lister
+    from vidcolor.pipeline.plan import kind_of
 
-
-def _few_images_only(run: Run) -> bool:
-    return (
-        run.config.address is None
-        and not run.pending("video")
-        and len(run.pending("image")) <= SMALL_IMAGE_RUN
-    )
+    if config.address is not None:
+        return False
+    first = list(islice(Lister().iter_inputs(inputs), SMALL_IMAGE_RUN + 1))
+    files = [x for x in first if not x.note and not x.problem]
+    return len(first) <= SMALL_IMAGE_RUN and all(kind_of(x.uri) == "image" for x in files)
 
 
 def check_checkpoint(config: PipelineConfig) -> None:
@@ -89,73 +97,99 @@ def check_checkpoint(config: PipelineConfig) -> None:
     read_config(metadata, uri)
 
 
-def _configure_ray_data() -> None:
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    # The driver's tqdm shows frames, fps and ETA; Ray Data's per-operator bars would fight it.
-    ctx.enable_progress_bars = False
-    ctx.enable_operator_progress_bars = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-
-
-def _probe_videos(run: Run) -> None:
-    """Probe every pending video in parallel as Ray tasks (reads packets, not pixels)."""
+def build_dataset(
+    inputs: list[str],
+    output: str,
+    config: PipelineConfig,
+    pool: ModelPool | None = None,
+    *,
+    until: str = "write",
+):
+    """The lazy Ray Dataset of the run (see the module docstring). ``until="plan"`` stops after
+    planning, ``"smooth"`` after smoothing (rows then hold the smoothed ab)."""
     import ray
 
-    jobs = run.pending("video")
-    probe = ray.remote(num_cpus=1)(probe_input)
-    refs = [probe.remote(job.uri, run.config.segment_seconds, run.config.overlap) for job in jobs]
-    for job, ref in zip(jobs, refs, strict=True):
-        run.add_probe(job, *ray.get(ref))
-
-
-def actor_pool(config: PipelineConfig) -> tuple[int, int, int]:
-    """(min actors, max actors, GPUs per actor) for this cluster and config."""
-    import ray
-
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    if config.device == "cuda" and gpus == 0:
-        raise UsageError("--device cuda: the Ray cluster has no GPUs")
-    use_gpu = config.device != "cpu" and gpus > 0
-    if config.num_actors is not None:
-        lo = hi = config.num_actors
-    else:
-        lo = config.min_actors
-        hi = config.max_actors or max(lo, gpus if use_gpu else 1)
-    return lo, hi, 1 if use_gpu else 0
-
-
-def build_dataset(rows: list[dict], config: PipelineConfig, *, encode: bool = True):
-    """The lazy Ray Dataset over ``rows`` (see module docstring); ``encode=False`` stops after
-    smoothing (rows then hold the smoothed ab, which the seam test compares)."""
-    import ray
-
-    lo, hi, gpus = actor_pool(config)
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))  # a block per segment
-    # The memory hint (about one segment's model-res L plus decoder buffers) also makes decode's
-    # remote args differ from the actor's, so Ray Data does not fuse decode into the actor (it
-    # would then decode inside the model's process, serially with inference).
-    ds = ds.map(decode_row, num_cpus=1, memory=DECODE_MEMORY)
+    _configure_ray_data()
+    pool = pool or model_pool(config, *cluster_gpus())
+    ds = ray.data.range(1).map_batches(
+        list_batches,
+        fn_kwargs={"inputs": [str(x) for x in inputs], "output": str(output), "config": config},
+        batch_size=1,
+        batch_format="numpy",
+        num_cpus=0,  # waits on storage and on backpressure; must never hold a core
+    )
+    ds = ds.repartition(target_num_rows_per_block=PLAN_ROWS)  # fused: blocks as listing goes
+    ds = ds.map_batches(
+        plan_batches,
+        fn_kwargs={"output_root": str(output), "config": config, "config_key": config_key(config)},
+        batch_size=1,
+        batch_format="numpy",
+        num_cpus=1,
+    )
+    ds = ds.repartition(target_num_rows_per_block=1)  # fused: a block (and a task) per segment
+    if until == "plan":
+        return ds
+    ds = ds.map(load_row, fn_kwargs={"model_size": config.model_size}, memory=DECODE_MEMORY)
     ds = ds.map_batches(
         ColouriseActor,
         fn_constructor_kwargs={
             "checkpoint": config.checkpoint,
-            "device": "cuda" if gpus else "cpu",
+            "device": pool.device,
             "inception_weights": config.inception_weights,
             "batch_size": config.batch_size,
         },
-        compute=ray.data.ActorPoolStrategy(min_size=lo, max_size=hi),
+        compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),
         batch_size=1,  # one segment per call: already hundreds of frames, batched inside
-        batch_format="pyarrow",
-        num_gpus=gpus,
-        num_cpus=1 if gpus else config.cpus_per_actor,
+        batch_format="numpy",
+        num_gpus=pool.gpus,
+        num_cpus=1 if pool.gpus else config.cpus_per_actor,
     )
-    ds = ds.map(smooth_row, fn_kwargs={"radius": config.smoothing}, num_cpus=1)
-    if encode:
-        ds = ds.map(
-            encode_row,
-            fn_kwargs={"codec": config.codec, "crf": config.crf, "preset": config.preset},
-            num_cpus=1,
-        )
-    return ds
+    kwargs = {"config": config, "until": until}
+    return ds.map(finish_row, fn_kwargs=kwargs, num_cpus=1, memory=FINISH_MEMORY)
+
+
+def config_key(config: PipelineConfig) -> str:
+    from vidcolor import storage
+    from vidcolor.checkpoint import default_checkpoint
+
+    uri = config.checkpoint or default_checkpoint()
+    try:
+        return config.output_key(storage.fingerprint(uri))
+    except VidcolorError:
+        return config.output_key(str(uri))  # missing checkpoint: loading it reports the error
+
+
+def _drive(ds, books: Books, config: PipelineConfig) -> None:
+    """Consume the small rows; start each video's join as a Ray task as soon as it is ready and
+    collect joins as they finish, so the driver never waits on one film while rows queue."""
+    import ray
+
+    join = ray.remote(num_cpus=1, memory=JOIN_MEMORY, max_retries=2)(join_or_error)
+    pending: dict = {}
+    for row in ds.iter_rows():
+        ready = books.consume(plain(row))
+        if ready is not None:
+            pending[join.remote(ready, config)] = ready["input"]
+        _collect(pending, books, block=False)
+    _collect(pending, books, block=True)
+
+
+def _collect(pending: dict, books: Books, *, block: bool) -> None:
+    import ray
+
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=None if block else 0)
+        if not done:
+            return
+        for ref in done:
+            books.joined(pending.pop(ref), ray.get(ref))
+
+
+def _configure_ray_data() -> None:
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    # The driver's tqdm shows frames and fps; Ray Data's per-operator bars would fight it.
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)

@@ -1,12 +1,16 @@
-"""The same stages in one process, one segment after another, no Ray: the bound the Ray pipeline
-is measured against on CPU-only machines, and a handy reference in tests."""
+"""The same stages in one process, one row after another, no Ray: the bound the Ray pipeline is
+measured against on CPU-only machines, the path for a handful of photos, a reference in tests."""
 
 from __future__ import annotations
 
+from vidcolor.pipeline.books import Books
 from vidcolor.pipeline.config import PipelineConfig
-from vidcolor.pipeline.driver import Run, probe_input
+from vidcolor.pipeline.model import ColouriseActor
+from vidcolor.pipeline.plan import input_rows, plan_input
 from vidcolor.pipeline.report import InputResult, Report
-from vidcolor.pipeline.stages import ColouriseActor, decode_row, encode_row, smooth_row
+from vidcolor.pipeline.rows import TODO
+from vidcolor.pipeline.stages import finish_row, load_row
+from vidcolor.pipeline.videos import join_or_error
 
 
 def colourise_sequential(
@@ -17,35 +21,32 @@ def colourise_sequential(
     model: ColouriseActor | None = None,
 ) -> Report:
     """Like :func:`vidcolor.pipeline.colourise` (same outputs, state and report), in-process."""
-    run = Run(inputs, output, config or PipelineConfig())
+    from vidcolor.pipeline.run import config_key
+
+    config = config or PipelineConfig()
+    books = Books(output, config, model=f"in-process, --device {config.device}")
     try:
-        execute_in_process(run, model=model)
+        key = config_key(config)
+        for listed in input_rows([str(x) for x in inputs], str(output), config):
+            for row in plan_input(listed, output_root=str(output), config=config, config_key=key):
+                if row["status"] == TODO:
+                    model = model or _model(config)
+                    row = load_row(row, model_size=config.model_size)
+                    row = finish_row(model.predict_row(row), config=config)
+                if (ready := books.consume(row)) is not None:
+                    books.joined(ready["input"], join_or_error(ready, config))
     finally:
-        report = run.close()
+        report = books.close()
     return report
 
 
-def execute_in_process(run: Run, *, model: ColouriseActor | None = None) -> None:
-    """Probe, then push every row through all stages, one after another."""
-    config = run.config
-    for job in run.pending("video"):
-        run.add_probe(job, *probe_input(job.uri, config.segment_seconds, config.overlap))
-    rows = run.rows()
-    if not rows:
-        return
-    model = model or ColouriseActor(
+def _model(config: PipelineConfig) -> ColouriseActor:
+    return ColouriseActor(
         config.checkpoint,
         device=config.device,
         inception_weights=config.inception_weights,
         batch_size=config.batch_size,
     )
-    run.start_progress(rows)
-    for row in rows:
-        row = decode_row(row)
-        row = model.predict_rows([row])[0]
-        row = smooth_row(row, radius=config.smoothing)
-        row = encode_row(row, codec=config.codec, crf=config.crf, preset=config.preset)
-        run.consume(row)
 
 
 def colourise_video_sequential(

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from vidcolor import color, storage
 from vidcolor.errors import VidcolorError
+from vidcolor.listing import list_inputs
 
 
 @dataclass
@@ -146,7 +147,7 @@ class Source:
 
 def list_sources(data: list[str]) -> list[Source]:
     """Image and video files under ``--data`` entries (dirs, globs, files, s3:// prefixes)."""
-    files = storage.list_inputs(list(data))
+    files = list_inputs(list(data))
     out = []
     for f in files:
         suffix = "." + f.uri.rsplit(".", 1)[-1].lower() if "." in f.uri else ""

@@ -60,7 +60,6 @@ def _iter_frames(uri: str, seg: Segment, *, owned_only: bool) -> Iterator[_Frame
     hi = seg.end_pts if owned_only else seg.context_end_pts
     with open_media(uri) as container:
         stream = pick_video_stream(container, uri)
-        stream.thread_type = "AUTO"
         try:
             for attempt in ("seek", "from_start"):
                 if attempt == "seek" and seg.index > 0:

@@ -18,7 +18,7 @@ import numpy as np
 from vidcolor.color import merge_l_ab
 from vidcolor.errors import VidcolorError
 from vidcolor.video.decode import iter_full_frames
-from vidcolor.video.probe import VideoInfo
+from vidcolor.video.probe import VideoInfo, codec_threads
 from vidcolor.video.segments import Segment
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ def encode_segment(
     n_written = 0
     with av.open(str(out_path), mode="w", format=settings.segment_format()) as out:
         stream = out.add_stream(CODECS[settings.codec], options=settings.encoder_options())
+        stream.thread_count = codec_threads()
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.time_base = time_base
         stream.codec_context.time_base = time_base

@@ -7,6 +7,7 @@ decodes and to read its display matrix (rotation), which only reaches us on deco
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -76,11 +77,25 @@ class VideoInfo:
     def frame_rate(self) -> Fraction:
         return Fraction(self.video.frame_rate or "0/1")
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, frame_lists: bool = True) -> dict:
+        """Plain JSON-able dict; ``frame_lists=False`` leaves out the per-frame and per-keyframe
+        lists (what the encoder and muxer need is small; a 2-hour film has 170,000 frames)."""
         d = asdict(self)
         d["time_base"] = f"{self.time_base.numerator}/{self.time_base.denominator}"
         d["frame_count"] = self.frame_count
+        if not frame_lists:
+            d["frame_pts"], d["keyframe_pts"] = [], []
+            for s in d["streams"]:
+                s["keyframes"] = []
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VideoInfo:
+        d = dict(d)
+        d.pop("frame_count", None)  # derived from frame_pts
+        d["streams"] = [StreamInfo(**s) for s in d["streams"]]
+        d["time_base"] = Fraction(d["time_base"])
+        return cls(**d)
 
 
 def open_media(uri: str) -> av.container.InputContainer:
@@ -88,8 +103,9 @@ def open_media(uri: str) -> av.container.InputContainer:
     uri = str(uri)
     try:
         if storage.is_s3(uri):
-            # Seekable pyarrow file: mp4 with the moov atom at the end needs seeks.
-            return av.open(storage.open_input(uri), mode="r")
+            # Seekable (mp4 with the moov atom at the end needs seeks) and read ahead: PyAV asks
+            # for 32 KiB at a time, which would be one GET each.
+            return av.open(storage.ReadAhead(storage.open_input(uri)), mode="r")
         path = storage.filesystem_for(uri)[1]
         if not Path(path).is_file():
             raise VidcolorError(f"{uri}: no such file")
@@ -142,7 +158,6 @@ def probe(uri: str) -> VideoInfo:
     uri = str(uri)
     with open_media(uri) as container:
         vstream = pick_video_stream(container, uri)
-        vstream.thread_type = "AUTO"
         streams = [_stream_info(s) for s in container.streams]
         vinfo = next(s for s in streams if s.index == vstream.index)
 
@@ -212,9 +227,21 @@ def probe(uri: str) -> VideoInfo:
         )
 
 
+def codec_threads() -> int:
+    """Threads for one decoder or encoder: the CPUs this task was given (Ray sets OMP_NUM_THREADS
+    to a task's num_cpus), not every core of the machine, which is FFmpeg's default."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def pick_video_stream(container, uri: str):
-    """The first real video stream (cover art is a one-picture 'video' stream: skipped)."""
+    """The first real video stream (cover art is a one-picture 'video' stream: skipped), set to
+    decode with frame/slice threads, as many as this task has CPUs."""
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
+            stream.thread_type = "AUTO"
+            stream.thread_count = codec_threads()
             return stream
     raise VidcolorError(f"{uri}: no video stream")

@@ -32,6 +32,10 @@ class Segment:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Segment:
+        return cls(**d)
+
 
 def plan_segments(
     info: VideoInfo, segment_seconds: float = 10.0, overlap: int = 8

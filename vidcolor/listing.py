@@ -1,0 +1,189 @@
+"""Find the media files that inputs name, lazily: files, directories, globs and s3:// prefixes.
+
+Nothing is collected before it is yielded, so a pipeline can start on the first file while the
+listing of a million-object prefix is still going: local directories are walked with ``scandir``
+(entries sorted within each directory), S3 prefixes page by page (``list_objects_v2``, 1,000 keys a
+page). A directory reached twice (a symlink loop such as ``sub/loop -> ../..``, or two inputs that
+overlap) is listed once; what is passed over is yielded as a note, so the report can say so.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob as globlib
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from vidcolor import storage
+from vidcolor.errors import VidcolorError, one_line
+
+
+@dataclass
+class Listed:
+    """A media file found under an input (``relpath`` relative to the input's root), or, when
+    ``problem`` is set, an input that names no usable file, or, when ``note`` is set, something
+    passed over while listing."""
+
+    uri: str
+    relpath: str = ""
+    problem: str = ""
+    note: str = ""
+
+
+def is_media(uri: str) -> bool:
+    return storage.suffix_of(uri) in storage.MEDIA_EXTS
+
+
+class Lister:
+    """Lists inputs one after another, remembering directories and files already yielded."""
+
+    def __init__(self) -> None:
+        self.dirs: set[tuple[int, int]] = set()  # (st_dev, st_ino) of every directory walked
+        self.files: set[str] = set()
+
+    def iter_inputs(self, inputs: list[str]) -> Iterator[Listed]:
+        for arg in inputs:
+            found = 0
+            try:
+                for item in self._one(str(arg)):
+                    if item.note or item.uri not in self.files:
+                        self.files.add(item.uri)
+                        found += not item.note
+                        yield item
+            except VidcolorError as err:
+                yield Listed(uri=str(arg), problem=one_line(err))
+                continue
+            if not found:
+                yield Listed(uri=str(arg), problem=self._nothing_found(str(arg)))
+
+    def _nothing_found(self, arg: str) -> str:
+        exists = storage.is_s3(arg) or globlib.has_magic(arg) or os.path.lexists(arg)
+        return f"{one_line(arg)}: " + (
+            "no video or image files found" if exists else "no such file or directory"
+        )
+
+    def _one(self, arg: str) -> Iterator[Listed]:
+        if storage.is_s3(arg):
+            yield from _list_s3(arg)
+        elif globlib.has_magic(arg):
+            yield from self._list_local_glob(arg)
+        else:
+            yield from self._list_local(arg, os.path.basename(arg.rstrip("/")), top=True)
+
+    def _list_local(self, path: str, rel: str, *, top: bool = False) -> Iterator[Listed]:
+        try:
+            st = os.stat(path)  # follows symlinks: a link to a directory is walked (once)
+        except FileNotFoundError:
+            if top:
+                raise VidcolorError(f"{path}: no such file or directory") from None
+            yield Listed(uri=path, note=one_line(f"{path}: dangling link, skipped"))
+            return
+        except OSError as err:
+            raise VidcolorError(f"{path}: cannot list ({one_line(err)})") from err
+        if stat.S_ISREG(st.st_mode):
+            if is_media(path):
+                yield Listed(uri=path, relpath=rel)
+        elif stat.S_ISDIR(st.st_mode):
+            yield from self._walk(path, "" if top else rel + "/", st)
+        elif top:
+            raise VidcolorError(f"{path}: cannot list (not a regular file or directory)")
+        elif is_media(path):
+            note = f"{path}: not a regular file (pipe, socket or device), skipped"
+            yield Listed(uri=path, note=one_line(note))
+
+    def _walk(self, path: str, rel: str, st: os.stat_result) -> Iterator[Listed]:
+        key = (st.st_dev, st.st_ino)
+        if key in self.dirs:
+            note = (
+                f"{path}: directory already listed (symlink loop or a second path to it), skipped"
+            )
+            yield Listed(uri=path, note=one_line(note))
+            return
+        self.dirs.add(key)
+        try:
+            with os.scandir(path) as it:
+                names = sorted(e.name for e in it)
+        except OSError as err:
+            yield Listed(uri=path, note=one_line(f"{path}: cannot list ({err}), skipped"))
+            return
+        for name in names:
+            yield from self._list_local(os.path.join(path, name), rel + name)
+
+    def _list_local_glob(self, pattern: str) -> Iterator[Listed]:
+        parts = pattern.split("/")
+        base = "/".join(parts[: next(i for i, p in enumerate(parts) if globlib.has_magic(p))])
+        for match in globlib.iglob(os.path.expanduser(pattern), recursive=True):
+            rel = os.path.relpath(match, base or ".").replace(os.sep, "/")
+            yield from self._list_local(match, rel)
+
+
+def _list_s3(arg: str) -> Iterator[Listed]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    _, path = storage.filesystem_for(arg)  # validates the URI
+    bucket, _, key = path.partition("/")
+    wild = globlib.has_magic(key)
+    if wild:
+        parts = key.split("/")
+        first = next(i for i, p in enumerate(parts) if globlib.has_magic(p))
+        prefix, regex = "/".join(parts[:first]), _glob_regex("/".join(parts[first:]))
+    else:
+        prefix, regex = key.rstrip("/"), None
+    client = storage.s3_client()
+    try:
+        if key and not key.endswith("/") and not wild and _s3_object_exists(client, bucket, key):
+            yield Listed(uri=arg, relpath=key.rsplit("/", 1)[-1])
+            return
+        root = f"{prefix}/" if prefix else ""
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root)
+        for page in pages:
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(root) :]
+                if not rel or obj["Key"].endswith("/") or not is_media(rel):
+                    continue
+                if regex is None or regex.fullmatch(rel):
+                    yield Listed(uri=f"s3://{bucket}/{obj['Key']}", relpath=rel)
+    except (BotoCoreError, ClientError) as err:
+        raise VidcolorError(f"{arg}: cannot list ({one_line(err)})") from err
+
+
+def _s3_object_exists(client, bucket: str, key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """Shell glob on '/'-separated keys, like glob.glob: '*' stays in one level, '**/' spans any."""
+    out = []
+    parts = pattern.split("/")
+    for i, part in enumerate(parts):
+        if part == "**":
+            out.append("(?:[^/]+/)*")
+            continue
+        # fnmatch.translate gives '(?s:...)\\Z'; '*' must not cross '/'.
+        body = fnmatch.translate(part)[4:-3].replace(".*", "[^/]*")
+        body = re.sub(r"(?<!\\)\.", "[^/]", body)  # '?' -> any one character but '/'
+        out.append(body + ("/" if i < len(parts) - 1 else ""))
+    return re.compile("".join(out))
+
+
+def list_inputs(inputs: list[str]) -> list[Listed]:
+    """Every media file named by ``inputs``, sorted by URI; the first input that names none is a
+    ``VidcolorError``. For callers that need the whole list (training data), not for the pipeline."""
+    found = []
+    for item in Lister().iter_inputs(inputs):
+        if item.problem:
+            raise VidcolorError(item.problem)
+        if not item.note:
+            found.append(item)
+    return sorted(found, key=lambda f: f.uri)

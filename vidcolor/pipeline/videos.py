@@ -1,0 +1,145 @@
+"""A video's stages on one segment row each, then the join of the whole video.
+
+    decode (L at model resolution) -> [model] -> smooth (ab over time, scene cuts)
+    -> encode (writes the segment into the state directory) ... join (all segments + audio)
+
+Each stage reads what it needs about the video from the plan in its state directory (one read per
+worker process), so rows carry a segment index, not the plan. Every byte of output is written
+here, on the workers; the driver only counts the small rows that come back.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vidcolor.pipeline.config import PipelineConfig
+from vidcolor.pipeline.rows import guarded, scalars, with_payloads
+from vidcolor.pipeline.state import StateDir, read_plan
+
+log = logging.getLogger(__name__)
+
+
+def _state(row: dict, config: PipelineConfig) -> StateDir:
+    return StateDir(row["state"], config.encode_settings().segment_suffix())
+
+
+def _decode(row: dict, *, model_size: int) -> dict:
+    from vidcolor.errors import VidcolorError
+    from vidcolor.video.decode import decode_segment
+
+    plan = read_plan(row["state"])
+    seg = plan.segments[row["segment"]]
+    decoded = decode_segment(row["input"], seg, model_size=model_size)
+    own = decoded.own
+    if own.stop - own.start != seg.n_frames:
+        raise VidcolorError(
+            f"{row['input']}: segment {seg.index} decoded {own.stop - own.start} owned frames, "
+            f"the probe found {seg.n_frames}"
+        )
+    times = (decoded.pts - plan.first_pts).astype(np.float64) * float(plan.source.time_base)
+    return with_payloads(
+        {**row, "own_lo": own.start, "own_hi": own.stop},
+        l=decoded.l_small.astype(np.float16),
+        times=times,
+    )
+
+
+decode_segment_row = guarded(_decode, produces=("l", "times"))
+
+
+def _smooth(row: dict, *, radius: int) -> dict:
+    """Smooth ab over time within the segment (context included), keep the owned frames, and
+    find the scene cuts that start on an owned frame (index and time in the video)."""
+    from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
+
+    lo, hi = row["own_lo"], row["own_hi"]
+    l = np.asarray(row["l"], np.float32)  # noqa: E741
+    ab = np.asarray(row["ab"], np.float32)
+    cfg = SmoothingConfig(radius=radius)
+    cuts = detect_cuts(l, threshold=cfg.cut_threshold, bins=cfg.hist_bins)
+    ab = smooth_ab(ab, l, cfg, cuts)
+    owned = [c for c in cuts if lo <= c < hi]
+    return with_payloads(
+        row,
+        ab=ab[lo:hi].astype(np.float16),
+        cut_frames=np.asarray([row["first_frame"] + c - lo for c in owned], np.int64),
+        cut_times=np.asarray([round(float(row["times"][c]), 3) for c in owned], np.float64),
+    )
+
+
+smooth_segment_row = guarded(_smooth, produces=("ab", "cut_frames", "cut_times"))
+
+
+def _encode(row: dict, *, config: PipelineConfig) -> dict:
+    """Encode the owned frames straight into the state directory (cuts first, then the segment,
+    each atomically); the row that goes on holds only how much was written."""
+    from vidcolor import storage
+    from vidcolor.video.encode import encode_segment
+
+    state = _state(row, config)
+    plan = read_plan(state.root)
+    index = row["segment"]
+    cuts = [
+        {"frame": int(f), "time": float(t)}
+        for f, t in zip(row["cut_frames"], row["cut_times"], strict=True)
+    ]
+    state.write_cuts(index, cuts)
+    uri = state.segment_uri(index)
+    with storage.atomic_output(uri) as tmp:
+        encode_segment(
+            row["input"],
+            plan.segments[index],
+            np.asarray(row["ab"], np.float32),
+            tmp,
+            config.encode_settings(),
+            plan.source,
+        )
+        size = tmp.stat().st_size
+    return {**scalars(row), "bytes": size}
+
+
+encode_segment_row = guarded(_encode, produces=())
+
+
+def join_video(row: dict, config: PipelineConfig) -> dict:
+    """Join every segment of a finished video, copy its audio/subtitles, publish it atomically
+    (and its previews); returns what the report needs. Runs on a worker, as a Ray task."""
+    from vidcolor import storage
+    from vidcolor.video.mux import finalise
+
+    state = _state(row, config)
+    plan = read_plan(state.root)
+    n = len(plan.segments)
+    with tempfile.TemporaryDirectory(prefix="vidcolor-join-") as tmp:
+        files = [state.local_segment(i, Path(tmp)) for i in range(n)]
+        output = finalise(row["input"], files, row["output"], config.encode_settings(), plan.source)
+    cuts = sorted((c for i in range(n) for c in state.cuts(i)), key=lambda c: c["frame"])
+    size = storage.size_of(output)
+    state.remove()
+    previews = _previews(row["input"], output) if config.preview else []
+    return {"output": output, "scene_cuts": cuts, "bytes": size, "previews": previews}
+
+
+def join_or_error(row: dict, config: PipelineConfig) -> dict:
+    """:func:`join_video`, with a failure as ``{"error": one line}`` (a Ray task's exception
+    would arrive pages long)."""
+    from vidcolor.pipeline.rows import failed
+
+    try:
+        return join_video(row, config)
+    except Exception as err:  # noqa: BLE001 - this video fails, the run goes on
+        return {"error": failed(row, err)["error"]}
+
+
+def _previews(src: str, dst: str) -> list[str]:
+    from vidcolor.pipeline.preview import write_preview
+
+    try:
+        return list(write_preview(src, dst))
+    except Exception as err:  # noqa: BLE001 - a preview is a bonus; the video is done
+        log.warning("%s: preview failed (%s)", dst, " ".join(str(err).split())[:200])
+        return []
