@@ -127,3 +127,15 @@ def test_train_bench_smoke(tmp_path):
 def test_unknown_benchmark_is_a_usage_error(capsys):
     assert cli_main(["bench", "nope"]) == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_scale_bench_smoke(tmp_path):
+    """Fresh processes, each with its own local Ray, and a moto_server of its own."""
+    results, errors = bench.run_benchmarks(["scale"], tmp_path, smoke=True)
+    assert errors == {}
+    [result] = results
+    rows = result.tables["Local clips, one fresh process and local Ray per N"]
+    assert [r["clips"] for r in rows] == [3, 6]
+    assert all(0 < r["driver write share"] < 0.05 for r in rows), rows
+    [s3] = result.tables["S3 -> S3 on moto_server"]
+    assert s3["GET"] > 0 and s3["GETs per MB"] > 0

@@ -331,8 +331,10 @@ def test_colourise_rayjob_entrypoint(manifests):
         for group in job["spec"]["rayClusterSpec"]["workerGroupSpecs"]
         for c in group["template"]["spec"]["containers"]
     )
-    num_actors = int(argv[argv.index("--num-actors") + 1])
-    assert 1 <= num_actors <= gpus, f"{num_actors} GPU actors but at most {gpus} GPUs"
+    # An autoscaling pool: starts with the first GPU node, grows to one actor per GPU.
+    assert "--num-actors" not in argv
+    max_actors = int(argv[argv.index("--max-actors") + 1])
+    assert 1 <= max_actors <= gpus, f"{max_actors} GPU actors but at most {gpus} GPUs"
     assert job["spec"]["shutdownAfterJobFinishes"] is True
 
 

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "memory": "peak RSS of all Ray processes, clip vs the clip 10x",
     "smoothing": "CDC, flicker and ab-PSNR with temporal smoothing off/on (bikes.mp4)",
     "train": "training samples/s with 1 and 2 workers (benchmarks/train_throughput.py)",
+    "scale": "driver memory and writes for 30/300/1,000 clips, first output, S3 GETs per MB",
 }
 
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+
+from vidcolor.pipeline.config import MAX_GPU_ACTORS, PipelineConfig
+
+# CLI defaults come from the dataclass (cheap to import: no torch, no av).
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(PipelineConfig)}
 
 CODEC_CHOICES = [
     "h264",
@@ -48,7 +54,7 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
     m.add_argument(
         "--model-size",
         type=int,
-        default=256,
+        default=DEFAULTS["model_size"],
         metavar="N",
         help="short side of the frames the model sees, a multiple of 32 (default: %(default)s)",
     )
@@ -56,35 +62,44 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
     m.add_argument(
         "--batch-size",
         type=int,
-        default=16,
+        default=DEFAULTS["batch_size"],
         metavar="N",
-        help="frames per model pass (default: 16)",
+        help="frames per model pass (default: %(default)s)",
     )
     m.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
-        default="auto",
-        help="auto: a GPU per model actor when the cluster has GPUs, else CPU (default: auto)",
+        default=DEFAULTS["device"],
+        help="cuda: a GPU per model actor, asked for even before a GPU node is up (an "
+        "autoscaler starts them); auto: cuda when the cluster has GPUs or its autoscaler can add "
+        "them, else cpu. The choice is the first line printed and is in the report "
+        "(default: %(default)s)",
     )
     v = p.add_argument_group("video")
-    v.add_argument("--codec", choices=CODEC_CHOICES, default="h264", help="default: h264")
     v.add_argument(
-        "--crf", type=int, default=18, help="h264/h265 quality, lower is better (default: 18)"
+        "--codec", choices=CODEC_CHOICES, default=DEFAULTS["codec"], help="default: %(default)s"
+    )
+    v.add_argument(
+        "--crf",
+        type=int,
+        default=DEFAULTS["crf"],
+        help="h264/h265 quality, lower is better (default: %(default)s)",
     )
     v.add_argument(
         "--smoothing",
         type=int,
-        default=3,
+        default=DEFAULTS["smoothing"],
         metavar="RADIUS",
         help="temporal smoothing of colour over +-RADIUS frames, reset at scene cuts; 0 = off "
-        "(default: 3)",
+        "(default: %(default)s)",
     )
     v.add_argument(
         "--segment-seconds",
         type=float,
-        default=10.0,
+        default=DEFAULTS["segment_seconds"],
         metavar="S",
-        help="videos are split into keyframe-aligned segments of about S seconds (default: 10)",
+        help="videos are split into keyframe-aligned segments of about S seconds "
+        "(default: %(default)s)",
     )
     c = p.add_argument_group("cluster")
     c.add_argument(
@@ -98,15 +113,16 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
     c.add_argument(
         "--min-actors",
         type=int,
-        default=1,
+        default=DEFAULTS["min_actors"],
         metavar="N",
-        help="autoscaling lower bound (default: 1)",
+        help="autoscaling lower bound (default: %(default)s)",
     )
     c.add_argument(
         "--max-actors",
         type=int,
         metavar="N",
-        help="autoscaling upper bound (default: one per GPU, or 1 on CPU)",
+        help=f"autoscaling upper bound (default: {MAX_GPU_ACTORS} for GPU actors, "
+        "--min-actors for CPU actors)",
     )
     o = p.add_argument_group("output")
     o.add_argument(

@@ -1,16 +1,26 @@
-"""Distributed colourisation: plan inputs into segment rows, run decode -> model -> smooth ->
-encode on Ray Data, finalise each video on the driver, resume from state under the output."""
+"""Distributed colourisation: list and plan inputs, decode -> model -> smooth -> encode on Ray Data,
+join each video on a worker, resume from state under the output.
 
-from vidcolor.pipeline.config import PipelineConfig
-from vidcolor.pipeline.report import InputResult, Report
-from vidcolor.pipeline.run import colourise
-from vidcolor.pipeline.sequential import colourise_sequential, colourise_video_sequential
+Names are imported lazily, so the CLI can read ``PipelineConfig``'s defaults without importing the
+pipeline (pyarrow, numpy).
+"""
 
-__all__ = [
-    "InputResult",
-    "PipelineConfig",
-    "Report",
-    "colourise",
-    "colourise_sequential",
-    "colourise_video_sequential",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "InputResult": "report",
+    "PipelineConfig": "config",
+    "Report": "report",
+    "colourise": "run",
+    "colourise_sequential": "sequential",
+    "colourise_video_sequential": "sequential",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"vidcolor.pipeline.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'vidcolor.pipeline' has no attribute {name!r}")

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 from vidcolor import storage
 from vidcolor.errors import UsageError
-from vidcolor.pipeline.config import PipelineConfig
-
-MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (the autoscaling upper bound)
+from vidcolor.pipeline.config import MAX_GPU_ACTORS, PipelineConfig
 
 
 @dataclass

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass
 
 from vidcolor.errors import UsageError
 
-STATE_VERSION = 1  # bump when the segment files' meaning changes, so old state is not reused
+STATE_VERSION = 2  # bump when the state files' meaning changes, so old state is not reused
+MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (its autoscaling upper bound)
 
 
 @dataclass
@@ -24,9 +25,9 @@ class PipelineConfig:
     batch_size: int = 16  # frames per model forward pass
     num_actors: int | None = None  # fixed size of the model actor pool (overrides min/max)
     min_actors: int = 1
-    max_actors: int | None = None  # None: one per GPU when there are GPUs, else 1
+    max_actors: int | None = None  # None: MAX_GPU_ACTORS for a GPU pool, min_actors on CPU
     cpus_per_actor: float = 1.0  # CPU model actors: Ray sets OMP/torch threads to this
-    device: str = "auto"  # auto | cpu | cuda (auto: a GPU per actor when the cluster has GPUs)
+    device: str = "auto"  # auto | cpu | cuda (auto: cuda when the cluster has or can add GPUs)
     address: str | None = None  # None: start a local Ray; 'auto' or 'ray://...' joins a cluster
     overwrite: bool = False  # redo finished outputs and discard saved segments
     preview: bool = False  # write a before/after contact sheet and side-by-side clip per video
