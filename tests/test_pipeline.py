@@ -39,6 +39,7 @@ def test_directory_of_videos_and_image(media, ray_local, tmp_path):
 
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in report.inputs}
     assert report.exit_code == 1  # the broken file failed, the rest finished
+    assert report.model.startswith("model on CPU: 1 actor(s), --device auto: the cluster has no GPU")
     bad = by_name["broken.mp4"]
     assert bad.status == "failed" and "broken.mp4" in bad.error and "\n" not in bad.error
     for name in ("bbb.mp4", "bikes.mp4", "cat.png"):
@@ -58,6 +59,7 @@ def test_directory_of_videos_and_image(media, ray_local, tmp_path):
     assert np.hypot(lab_out[..., 1], lab_out[..., 2]).mean() > 5
 
     saved = json.loads((out / "vidcolor-report.json").read_text())
+    assert saved["model"] == report.model
     assert saved["totals"]["ok"] == 3 and saved["totals"]["failed"] == 1
     assert saved["totals"]["frames"] == 40 + 50 + 1
     assert not list((out / ".vidcolor-state").glob("*/seg-*"))  # state cleaned after finalise

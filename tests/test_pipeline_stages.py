@@ -115,3 +115,22 @@ def test_sequential_video_and_overwrite(tmp_path, bikes):
     assert (out / "bikes.mp4").stat().st_mtime_ns != first
     saved = json.loads((out / "vidcolor-report.json").read_text())
     assert saved["inputs"][0]["output"] == str(out / "bikes.mp4")
+
+
+def test_model_pool_asks_for_gpus_an_autoscaler_can_add():
+    from vidcolor.pipeline.cluster import model_pool
+
+    # --device cuda on a cluster whose GPU nodes start at 0: one GPU per actor all the same.
+    cuda = model_pool(PipelineConfig(device="cuda"), gpus_now=0, gpus_possible=None)
+    assert (cuda.gpus, cuda.min_size, cuda.max_size) == (1, 1, 8)
+    # auto joining cluster/aws.yaml (no GPU yet, autoscaler up to 8x1 + 16x1 GPUs): GPUs.
+    auto = model_pool(PipelineConfig(), gpus_now=0, gpus_possible=24)
+    assert auto.gpus == 1 and "autoscaler can start up to 24 GPU" in auto.describe()
+    auto = model_pool(PipelineConfig(max_actors=3), gpus_now=2, gpus_possible=None)
+    assert (auto.gpus, auto.max_size) == (1, 3) and "has 2 GPU" in auto.why
+    # auto with no GPU anywhere: CPU, and it says so.
+    cpu = model_pool(PipelineConfig(), gpus_now=0, gpus_possible=0)
+    assert cpu.gpus == 0 and cpu.describe().startswith("model on CPU: 1 actor(s), --device auto")
+    assert "no GPU" in cpu.why
+    fixed = model_pool(PipelineConfig(device="cpu", num_actors=2), gpus_now=4, gpus_possible=4)
+    assert (fixed.gpus, fixed.min_size, fixed.max_size) == (0, 2, 2)

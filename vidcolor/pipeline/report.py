@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -90,6 +91,7 @@ class Progress:
     def __init__(self, enabled: bool = True):
         from tqdm import tqdm
 
+        self.enabled = enabled
         self.bar = tqdm(
             unit="frame",
             desc="colourise",
@@ -102,8 +104,11 @@ class Progress:
         self.bar.update(frames)
 
     def note(self, text: str) -> None:
+        """A line above the bar; without a terminal (job logs), a plain line on stderr."""
         if not self.bar.disable:
             self.bar.write(text)
+        elif self.enabled:
+            print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         self.bar.close()
