@@ -56,13 +56,15 @@ class Books:
         uri = row["input"]
         result.frames, result.duration = row["video_frames"], row["duration"]
         result.segments, result.segments_resumed = row["n_segments"], row["resumed"]
+        if result.status != "ok":
+            return None  # an earlier segment failed: the video will not be joined
         arrived = self.arrived.get(uri, 0) + (row["segment"] >= 0)
         result.segments_encoded = arrived
-        self.arrived[uri] = arrived
-        if result.status == "ok" and arrived >= row["todo"]:
-            del self.arrived[uri]
-            return row
-        return None
+        if arrived < row["todo"]:
+            self.arrived[uri] = arrived
+            return None
+        self.arrived.pop(uri, None)
+        return row
 
     def joined(self, uri: str, outcome: dict) -> None:
         """The join of ``uri`` finished (``outcome`` from ``videos.join_or_error``)."""
