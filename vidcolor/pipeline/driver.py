@@ -16,6 +16,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.pipeline import plan
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.report import InputResult, Progress, Report
+from vidcolor.pipeline.thumbnails import existing_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Run:
             elif not config.overwrite and (done := plan.finished_output(job)):
                 r = self.results[job.id]
                 r.status, r.output = "skipped", done
+                r.thumbnail = existing_thumbnail(self.output, job.relpath)
 
     # --- planning -------------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class Run:
         try:
             if job.kind == "image":
                 storage.write_bytes_atomic(job.output, row["data"])
+                self.extras(job, result)
                 result.frames = 1
                 result.segments_encoded = 1
                 self.done(job)
@@ -152,17 +155,21 @@ class Run:
         except VidcolorError as err:
             self.fail(job, str(err))
             return
-        if self.config.preview:
-            self.preview(job.uri, result.output)
+        self.extras(job, result)
         self.done(job)
 
-    def preview(self, src: str, dst: str) -> None:
+    def extras(self, job: plan.InputJob, result: InputResult) -> None:
+        """The report's before/after thumbnail and, with --preview, a video's contact sheet and
+        clip. Bonuses: the output is done, so a failure here is a warning."""
+        from vidcolor.pipeline.html_report import relative_to
         from vidcolor.pipeline.preview import write_preview
+        from vidcolor.pipeline.thumbnails import write_thumbnail
 
-        try:
-            write_preview(src, dst)
-        except Exception as err:  # noqa: BLE001 - a preview is a bonus; the video is done
-            log.warning("%s: preview failed (%s)", dst, " ".join(str(err).split())[:200])
+        out = result.output
+        result.thumbnail = _bonus(out, write_thumbnail, job.uri, out, self.output, job.relpath)
+        if self.config.preview and job.kind == "video":
+            links = _bonus(out, write_preview, job.uri, out) or (None, None)
+            result.preview_png, result.preview_mp4 = (relative_to(self.output, u) for u in links)
 
     def done(self, job: plan.InputJob) -> None:
         result = self.results[job.id]
@@ -195,3 +202,12 @@ class Run:
         self.report.wall_time = time.monotonic() - self.started
         self.report.write(storage.safe_join(self.output, plan.REPORT_NAME))
         return self.report
+
+
+def _bonus(output: str, make, *args):
+    """``make(*args)``, or None with a warning: the output is done, its extras are bonuses."""
+    try:
+        return make(*args)
+    except Exception as err:  # noqa: BLE001
+        log.warning("%s: %s failed (%s)", output, make.__name__, " ".join(str(err).split())[:200])
+        return None

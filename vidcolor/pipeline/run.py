@@ -14,6 +14,7 @@ import logging
 from vidcolor.errors import UsageError, VidcolorError
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.driver import Run, probe_input
+from vidcolor.pipeline.ray_logs import init_ray
 from vidcolor.pipeline.report import Report
 from vidcolor.pipeline.stages import ColouriseActor, decode_row, encode_row, smooth_row
 
@@ -44,8 +45,7 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
     if started_ray:
         # "local": a new local Ray even when /tmp/ray/ray_current_cluster names another (or a
         # dead) cluster; plain ray.init() would try to join that one.
-        address = config.address or "local"
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        stop_ray = init_ray(config.address or "local", verbose=config.verbose)
     try:
         _configure_ray_data()
         _probe_videos(run)
@@ -65,7 +65,7 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
     finally:
         report = run.close()
         if started_ray:
-            ray.shutdown()
+            stop_ray()  # and Ray's logging back as it was
     return report
 
 
