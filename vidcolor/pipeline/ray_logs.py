@@ -75,7 +75,19 @@ def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
             if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
                 logger.removeHandler(h)
         logger.addHandler(handler)
-    ray.init(address=address, include_dashboard=False, log_to_driver=False)
+
+    def restore_loggers() -> None:
+        for name, handlers in saved.items():
+            logging.getLogger(name).handlers[:] = handlers
+        handler.close()
+
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except BaseException:
+        restore_loggers()  # Ray could not start: what it logged explains why, so show it
+        for record in handler.held:
+            logging.getLogger(record.name).handle(record)
+        raise
     path = _log_path()
     handler.open(path)
     terminal = _native_stderr_to(path)
@@ -85,9 +97,7 @@ def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
             ray.shutdown()
         finally:
             terminal()
-            for name, handlers in saved.items():
-                logging.getLogger(name).handlers[:] = handlers
-            handler.close()
+            restore_loggers()
 
     return shutdown
 
