@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Fast suite in CI; `make test-full` adds the long (slow-marked) tests.
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-full lint format venv ffmpeg clean
+.PHONY: demo test test-full lint format venv ffmpeg chromium clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ ffmpeg:
 	  echo "installing Debian ffmpeg (ffprobe judges every file we write)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg; }
 
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium (the HTML report tests look at the page in headless Chromium)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check vidcolor jobs tests benchmarks
 	$(BIN)/ruff format --check vidcolor jobs tests benchmarks
@@ -32,10 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff format vidcolor jobs tests benchmarks
 	$(BIN)/ruff check --fix vidcolor jobs tests benchmarks
 
-test: $(STAMP) ffmpeg lint
+test: $(STAMP) ffmpeg chromium lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-full: $(STAMP) ffmpeg lint
+test-full: $(STAMP) ffmpeg chromium lint
 	$(BIN)/python -m pytest -q -m '' $(PYTEST_ARGS)
 
 demo: $(STAMP) ffmpeg

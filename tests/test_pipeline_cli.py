@@ -77,12 +77,18 @@ def test_s3_in_s3_out_with_a_broken_input(tmp_path, bigbuckbunny, ckpt, s3_env, 
     keys = {o["Key"] for o in s3_env.list_objects_v2(Bucket="coloured")["Contents"]}
     assert {"run1/reel1/bbb.mp4", "run1/vidcolor-report.json"} <= keys
     assert {"run1/reel1/bbb.preview.png", "run1/reel1/bbb.preview.mp4"} <= keys
+    assert {"run1/vidcolor-report.html", "run1/vidcolor-report/thumbs/reel1/bbb.mp4.jpg"} <= keys
     assert not any("broken" in k or ".vidcolor-state/" in k and "seg-" in k for k in keys)
     report = json.loads(
         s3_env.get_object(Bucket="coloured", Key="run1/vidcolor-report.json")["Body"].read()
     )
     status = {r["input"]: r["status"] for r in report["inputs"]}
     assert status == {"s3://films/bw/broken.mp4": "failed", "s3://films/bw/reel1/bbb.mp4": "ok"}
+    film = next(r for r in report["inputs"] if r["status"] == "ok")
+    assert (film["preview_png"], film["preview_mp4"]) == (
+        "reel1/bbb.preview.png",
+        "reel1/bbb.preview.mp4",
+    )
     local = tmp_path / "out.mp4"
     s3_env.download_file("coloured", "run1/reel1/bbb.mp4", str(local))
     check_video(clip, local, audio=True)

@@ -58,7 +58,9 @@ def test_workers_write_every_output_byte(
 
     assert report.totals()["ok"] == 4, [r.error for r in report.inputs]
     output_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    assert published == [str(out / "vidcolor-report.json")]  # the driver wrote the report only
+    # the driver wrote the report only (JSON and its page); thumbnails come from the workers
+    assert published == [str(out / "vidcolor-report.json"), str(out / "vidcolor-report.html")]
+    assert len(list((out / "vidcolor-report" / "thumbs").glob("*.jpg"))) == 4
     report_bytes = (out / "vidcolor-report.json").stat().st_size
     assert driver_bytes < 0.05 * output_bytes, (driver_bytes, output_bytes)
     assert output_bytes > 20 * report_bytes  # so the 5 % above means something

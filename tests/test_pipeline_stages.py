@@ -48,7 +48,7 @@ def test_failed_rows_pass_through_every_stage(tmp_path):
     row = {**plan[0], "status": TODO, "error": "", "state": str(tmp_path / "none"), "segment": 0}
     rows = [load_row(row, model_size=64)]  # fails here, then passes through
     rows.append(ColouriseActor(config.checkpoint).predict_row(rows[-1]))
-    rows.append(finish_row(rows[-1], config=config))
+    rows.append(finish_row(rows[-1], config=config, output_root=str(tmp_path / "o")))
     assert all(r["status"] == FAILED and "\n" not in r["error"] for r in rows)
     assert all(r["error"].startswith(f"{tmp_path / 'junk.mp4'}: ") for r in rows)
     assert set(rows[-1]) == set(row) - {"l", "ab", "times"}  # only small columns reach the driver

@@ -98,11 +98,13 @@ def test_every_bad_input_in_one_run(corpus, s3_env, tmp_path):
     check_video(files["good.mp4"], out / "good.mp4", audio=False)  # L kept, colour added
     assert Image.open(out / "good.png").size == Image.open(files["good.png"]).size
 
-    # Under OUT: the report, the ok outputs and the resume state dir; no temp or partial files.
+    # Under OUT: the report (JSON, HTML, thumbnails dir), the ok outputs and the resume state dir;
+    # no temp or partial files.
     ok_outputs = {Path(e["output"]).name for e in entries.values() if e["status"] == "ok"}
     names = {p.name for p in out.iterdir()}
-    assert ok_outputs | {"vidcolor-report.json"} <= names
-    assert names <= ok_outputs | {"vidcolor-report.json", ".vidcolor-state"}
+    report_files = {"vidcolor-report.json", "vidcolor-report.html", "vidcolor-report"}
+    assert ok_outputs | report_files <= names
+    assert names <= ok_outputs | report_files | {".vidcolor-state"}
     state_files = [p for p in (out / ".vidcolor-state").rglob("*") if p.is_file()]
     # finished segments and the plans of the videos that failed (for the next run to resume)
     assert all(p.name.startswith("seg-") or p.name == "plan.json" for p in state_files), state_files

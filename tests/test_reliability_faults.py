@@ -210,7 +210,8 @@ def test_disk_full_fails_that_output_cleanly(clip, real_photos, tmp_path, run_cl
         # Nothing corrupt: no final output for the failed input, no temp files anywhere.
         written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
         finals = {w for w in written if not w.startswith(".vidcolor-state/")}
-        assert finals == {"small.png", "vidcolor-report.json"}, written
+        report_files = {"vidcolor-report.json", "vidcolor-report.html"}
+        assert finals == {"small.png", "vidcolor-report/thumbs/small.png.jpg"} | report_files
         assert not [w for w in written if ".tmp" in w], written
     finally:
         if mounted:

@@ -80,7 +80,8 @@ def test_local_inputs_with_dotdot_stay_inside_the_output(tmp_path, real_photos, 
     assert "escapes the output root" in by_status["failed"]["error"]
     assert by_status["ok"]["output"] == str(out / "cat.png")
     new = files_under(tmp_path) - before
-    assert new == {"work/out/cat.png", "work/out/vidcolor-report.json"}, new
+    report = {"work/out/vidcolor-report.json", "work/out/vidcolor-report.html"}
+    assert new == {"work/out/cat.png", "work/out/vidcolor-report/thumbs/cat.png.jpg"} | report, new
 
 
 def test_s3_keys_with_dotdot_or_leading_slash_stay_inside_the_prefix(
@@ -109,7 +110,8 @@ def test_s3_keys_with_dotdot_or_leading_slash_stay_inside_the_prefix(
     assert status["s3://films/bw//abs.png"][0] == "failed"
     assert "must be relative" in status["s3://films/bw//abs.png"][1]
     out_keys = {o["Key"] for o in s3.list_objects_v2(Bucket="coloured")["Contents"]}
-    assert out_keys == {"run/good.png", "run/vidcolor-report.json"}, out_keys
+    report_keys = {"run/vidcolor-report.json", "run/vidcolor-report.html"}
+    assert out_keys == {"run/good.png", "run/vidcolor-report/thumbs/good.png.jpg"} | report_keys
     assert {o["Key"] for o in s3.list_objects_v2(Bucket="films")["Contents"]} == set(keys)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
 
-COMMANDS = ["models", "colourise", "probe", "train", "evaluate", "bench"]
+COMMANDS = ["models", "colourise", "report", "probe", "train", "evaluate", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"side by side:  {stem}.preview.mp4")
         print(f"scene cuts:    {[c['frame'] for c in r.scene_cuts]}")
     print(f"report:        {out / 'colour' / 'vidcolor-report.json'}")
+    print(f"report page:   {out / 'colour' / 'vidcolor-report.html'} (open it in a browser)")
     return report.exit_code
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 
 from vidcolor.pipeline.config import MAX_GPU_ACTORS, PipelineConfig
@@ -134,7 +135,18 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
         help="also write NAME.preview.png (before/after contact sheet) and NAME.preview.mp4 "
         "(side-by-side clip) per video",
     )
-    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    talk = o.add_mutually_exclusive_group()
+    talk.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors and the final summary line (no progress bar)",
+    )
+    talk.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show Ray's own log lines and the workers' output (by default they go to "
+        "vidcolor-driver.log and the other logs in the Ray session's log directory)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -170,7 +182,20 @@ def config_from_args(args: argparse.Namespace):
         overwrite=args.overwrite,
         preview=args.preview,
         progress=not args.quiet,
+        verbose=args.verbose,
     )
+
+
+def console_logging(*, quiet: bool, verbose: bool) -> None:
+    """vidcolor's own log lines: none with --quiet (failed inputs are listed once at the end), all
+    from INFO up with --verbose, else warnings and errors as they happen."""
+    logger = logging.getLogger("vidcolor")
+    if quiet:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+    elif verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logger.setLevel(logging.INFO)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,7 +203,9 @@ def run(args: argparse.Namespace) -> int:
     from vidcolor.pipeline.plan import REPORT_NAME
     from vidcolor.storage import safe_join
 
-    report = colourise(args.inputs, args.output, config_from_args(args))
+    config = config_from_args(args)
+    console_logging(quiet=args.quiet, verbose=args.verbose)
+    report = colourise(args.inputs, args.output, config)
     for failed in report.failed:
         print(f"vidcolor: error: {failed.error}", file=sys.stderr)
     print(f"{report.summary()}; report: {safe_join(args.output, REPORT_NAME)}")

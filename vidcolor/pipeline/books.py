@@ -45,8 +45,10 @@ class Books:
             self.fail(uri, row["error"])
         elif row["status"] == SKIPPED:
             result.status, result.output = "skipped", row["output"]
+            result.thumbnail = row["thumbnail"] or None
         elif row["kind"] == "image":
             result.frames = result.segments = result.segments_encoded = 1
+            result.thumbnail = row["thumbnail"] or None
             self.done(uri)
         else:
             return self._segment_back(row, result)
@@ -73,6 +75,8 @@ class Books:
             return
         result = self.results[uri]
         result.output, result.scene_cuts = outcome["output"], outcome["scene_cuts"]
+        result.thumbnail = outcome["thumbnail"] or None
+        result.preview_png, result.preview_mp4 = outcome["preview_png"], outcome["preview_mp4"]
         self.done(uri)
 
     def done(self, uri: str) -> None:

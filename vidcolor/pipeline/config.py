@@ -31,7 +31,8 @@ class PipelineConfig:
     address: str | None = None  # None: start a local Ray; 'auto' or 'ray://...' joins a cluster
     overwrite: bool = False  # redo finished outputs and discard saved segments
     preview: bool = False  # write a before/after contact sheet and side-by-side clip per video
-    progress: bool = True  # driver-side progress bar
+    progress: bool = True  # driver-side progress bar (off with --quiet)
+    verbose: bool = False  # Ray's own log lines and workers' output on the terminal
 
     def __post_init__(self) -> None:
         if self.model_size <= 0 or self.model_size % 32:

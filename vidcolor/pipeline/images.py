@@ -33,15 +33,17 @@ def _read(row: dict, *, model_size: int) -> dict:
 read_image_row = guarded(_read, produces=("l",))
 
 
-def _write(row: dict) -> dict:
+def _write(row: dict, *, output_root: str) -> dict:
     from vidcolor import storage
     from vidcolor.color import merge_l_ab
     from vidcolor.image import write_image
+    from vidcolor.pipeline.thumbnails import thumbnail_or_warn
 
     l_full = _l_full(row["input"])[0].numpy()
     ab = np.clip(np.asarray(row["ab"], np.float32)[0], -1.0, 1.0)
     write_image(row["output"], merge_l_ab(l_full, ab))
-    return {**scalars(row), "bytes": storage.size_of(row["output"])}
+    thumbnail = thumbnail_or_warn(row["input"], row["output"], output_root, row["relpath"])
+    return {**scalars(row), "bytes": storage.size_of(row["output"]), "thumbnail": thumbnail}
 
 
 write_image_row = guarded(_write, produces=())

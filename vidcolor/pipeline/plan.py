@@ -16,6 +16,7 @@ from vidcolor.listing import Lister
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.rows import DONE, NOTE, SKIPPED, TODO, failed, new_row
 from vidcolor.pipeline.state import STATE_DIR, StateDir, VideoPlan, state_key
+from vidcolor.pipeline.thumbnails import existing_thumbnail
 
 REPORT_NAME = "vidcolor-report.json"
 
@@ -40,7 +41,7 @@ def input_rows(inputs: list[str], output_root: str, config: PipelineConfig) -> I
         if item.note:
             yield new_row(item.uri, status=NOTE, error=item.note)
             continue
-        row = new_row(item.uri, kind=kind_of(item.uri))
+        row = new_row(item.uri, kind=kind_of(item.uri), relpath=item.relpath)
         if item.problem:
             yield failed(row, item.problem)
             continue
@@ -80,7 +81,8 @@ def plan_input(
         return
     try:
         if not config.overwrite and (done := finished_output(row["output"], row["kind"])):
-            yield {**row, "status": SKIPPED, "output": done}
+            thumbnail = existing_thumbnail(output_root, row["relpath"]) or ""
+            yield {**row, "status": SKIPPED, "output": done, "thumbnail": thumbnail}
         elif row["kind"] == "image":
             yield {**row, "todo": 1, "frames": 1}
         else:

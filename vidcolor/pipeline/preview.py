@@ -28,7 +28,7 @@ def _size(width: int, height: int, target_h: int) -> tuple[int, int]:
     return w, target_h
 
 
-def _frames_at(uri: str, fractions: list[float], height: int) -> list[np.ndarray]:
+def frames_at(uri: str, fractions: list[float], height: int) -> list[np.ndarray]:
     """RGB frames at the given fractions of the duration (first frame at or after each time)."""
     out = []
     with open_media(uri) as container:
@@ -52,8 +52,8 @@ def _frames_at(uri: str, fractions: list[float], height: int) -> list[np.ndarray
 def contact_sheet(before_uri: str, after_uri: str, n: int = SHEET_FRAMES) -> np.ndarray:
     """Top row: input frames; bottom row: the same moments colourised."""
     fractions = [(i + 0.5) / n for i in range(n)]
-    before = _frames_at(before_uri, fractions, SHEET_HEIGHT)
-    after = _frames_at(after_uri, fractions, SHEET_HEIGHT)
+    before = frames_at(before_uri, fractions, SHEET_HEIGHT)
+    after = frames_at(after_uri, fractions, SHEET_HEIGHT)
     k = min(len(before), len(after))
     return np.concatenate([np.hstack(before[:k]), np.hstack(after[:k])], axis=0)
 

@@ -1,4 +1,5 @@
-"""The run report (``OUT/vidcolor-report.json``) and the driver's progress bar."""
+"""The run report (``OUT/vidcolor-report.json`` and ``.html`` beside it) and the driver's progress
+bar."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class InputResult:
     segments: int = 0
     segments_resumed: int = 0  # found finished in the state from an earlier run
     segments_encoded: int = 0  # computed by this run
+    # Paths relative to the output root (the report links them with relative URLs).
+    thumbnail: str | None = None  # before/after JPEG, see vidcolor.pipeline.thumbnails
+    preview_png: str | None = None  # --preview contact sheet
+    preview_mp4: str | None = None  # --preview side-by-side clip
 
     def finish(self, started: float) -> None:
         self.wall_time = round(time.monotonic() - started, 3)
@@ -59,6 +64,7 @@ class Report:
             "frames": frames,
             "duration": round(sum(r.duration for r in done), 3),
             "scene_cuts": sum(len(r.scene_cuts) for r in done),
+            "segments_resumed": sum(r.segments_resumed for r in self.inputs),
             "wall_time": round(self.wall_time, 3),
             "fps": round(frames / self.wall_time, 3) if self.wall_time > 0 else 0.0,
         }
@@ -74,7 +80,10 @@ class Report:
         }
 
     def write(self, uri: str) -> None:
-        storage.write_bytes_atomic(uri, json.dumps(self.to_dict(), indent=2).encode())
+        """The JSON at ``uri`` and the HTML page beside it (same name, ``.html``), each atomic."""
+        data = self.to_dict()
+        storage.write_bytes_atomic(uri, json.dumps(data, indent=2).encode())
+        write_html(html_uri(uri), data)
 
     def summary(self) -> str:
         t = self.totals()
@@ -82,6 +91,16 @@ class Report:
             f"{t['ok']} ok, {t['skipped']} skipped, {t['failed']} failed; {t['frames']} frames "
             f"in {t['wall_time']:.1f} s ({t['fps']:.1f} frames/s)"
         )
+
+
+def html_uri(json_uri: str) -> str:
+    return json_uri.removesuffix(".json") + ".html"
+
+
+def write_html(uri: str, report: dict) -> None:
+    from vidcolor.pipeline.html_report import render_html
+
+    storage.write_bytes_atomic(uri, render_html(report).encode())
 
 
 class Progress:

@@ -33,6 +33,7 @@ def new_row(uri: str, **fields) -> dict:
     """A row with every scalar column at its default; ``fields`` override them."""
     row = {
         "input": uri,
+        "relpath": "",  # the input's path below its root (the output's path below OUT)
         "kind": "",  # 'video' | 'image' | '' (a listing note, or an input that was never a file)
         "output": "",  # final output uri ('' when none is planned)
         "status": TODO,
@@ -49,6 +50,7 @@ def new_row(uri: str, **fields) -> dict:
         "resumed": 0,
         "video_frames": 0,
         "duration": 0.0,
+        "thumbnail": "",  # the report's before/after picture, relative to OUT
     }
     unknown = set(fields) - set(row)
     if unknown:

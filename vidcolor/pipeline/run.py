@@ -18,6 +18,7 @@ from vidcolor.pipeline.books import Books
 from vidcolor.pipeline.cluster import ModelPool, check_shared_output, cluster_gpus, model_pool
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.model import ColouriseActor
+from vidcolor.pipeline.ray_logs import init_ray
 from vidcolor.pipeline.report import Report
 from vidcolor.pipeline.rows import plain
 from vidcolor.pipeline.stages import finish_row, list_batches, load_row, plan_batches
@@ -53,7 +54,7 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
     if started_ray:
         # "local": a new local Ray even when /tmp/ray/ray_current_cluster names another (or a
         # dead) cluster; plain ray.init() would try to join that one.
-        ray.init(address=config.address or "local", include_dashboard=False, log_to_driver=False)
+        stop_ray = init_ray(config.address or "local", verbose=config.verbose)
     try:
         check_shared_output(output)
         pool = model_pool(config, *cluster_gpus())
@@ -73,7 +74,7 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
         ) from err
     finally:
         if started_ray:
-            ray.shutdown()
+            stop_ray()  # and Ray's logging back as it was
     return report
 
 
@@ -156,7 +157,7 @@ def build_dataset(
         num_gpus=pool.gpus,
         num_cpus=1 if pool.gpus else config.cpus_per_actor,
     )
-    kwargs = {"config": config, "until": until}
+    kwargs = {"config": config, "output_root": str(output), "until": until}
     return ds.map(finish_row, fn_kwargs=kwargs, num_cpus=cpus, memory=FINISH_MEMORY)
 
 
@@ -196,7 +197,7 @@ def _drive(ds, books: Books, config: PipelineConfig) -> None:
         ready = books.consume(plain(row))
         if ready is not None:
             _collect(pending, books, keep=limit - 1)
-            pending[join.remote(ready, config)] = ready["input"]
+            pending[join.remote(ready, config, books.output)] = ready["input"]
         _collect(pending, books, keep=len(pending))
     _collect(pending, books, keep=0)
 

@@ -32,9 +32,10 @@ def colourise_sequential(
                 if row["status"] == TODO:
                     model = model or _model(config)
                     row = load_row(row, model_size=config.model_size)
-                    row = finish_row(model.predict_row(row), config=config)
+                    row = model.predict_row(row)
+                    row = finish_row(row, config=config, output_root=str(output))
                 if (ready := books.consume(row)) is not None:
-                    books.joined(ready["input"], join_or_error(ready, config))
+                    books.joined(ready["input"], join_or_error(ready, config, str(output)))
     finally:
         report = books.close()
     return report

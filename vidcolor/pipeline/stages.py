@@ -44,7 +44,9 @@ def load_row(row: dict, *, model_size: int) -> dict:
     return with_payloads(out, l=out.get("l"), times=out.get("times"))
 
 
-def finish_row(row: dict, *, config: PipelineConfig, until: str = "write") -> dict:
+def finish_row(
+    row: dict, *, config: PipelineConfig, output_root: str, until: str = "write"
+) -> dict:
     """Smooth + encode a video segment into its state directory, or write a photo; only small
     columns go on. ``until="smooth"`` stops a video after smoothing (tests compare the ab)."""
     if row["kind"] == "video":
@@ -53,5 +55,5 @@ def finish_row(row: dict, *, config: PipelineConfig, until: str = "write") -> di
             return out
         return videos.encode_segment_row(out, config=config)
     if row["kind"] == "image":
-        return images.write_image_row(row)
+        return images.write_image_row(row, output_root=output_root)
     return with_payloads(row)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vidcolor.pipeline.config import PipelineConfig
+from vidcolor.pipeline.html_report import relative_to
 from vidcolor.pipeline.rows import guarded, scalars, with_payloads
 from vidcolor.pipeline.state import StateDir, read_plan
 
@@ -105,10 +106,12 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
 encode_segment_row = guarded(_encode, produces=())
 
 
-def join_video(row: dict, config: PipelineConfig) -> dict:
-    """Join every segment of a finished video, copy its audio/subtitles, publish it atomically
-    (and its previews); returns what the report needs. Runs on a worker, as a Ray task."""
+def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
+    """Join every segment of a finished video, copy its audio/subtitles, publish it atomically,
+    make its report thumbnail (and previews); returns what the report needs. Runs on a worker,
+    as a Ray task."""
     from vidcolor import storage
+    from vidcolor.pipeline.thumbnails import thumbnail_or_warn
     from vidcolor.video.mux import finalise
 
     state = _state(row, config)
@@ -120,26 +123,33 @@ def join_video(row: dict, config: PipelineConfig) -> dict:
     cuts = sorted((c for i in range(n) for c in state.cuts(i)), key=lambda c: c["frame"])
     size = storage.size_of(output)
     state.remove()
-    previews = _previews(row["input"], output) if config.preview else []
-    return {"output": output, "scene_cuts": cuts, "bytes": size, "previews": previews}
+    png, mp4 = _previews(row["input"], output) if config.preview else (None, None)
+    return {
+        "output": output,
+        "scene_cuts": cuts,
+        "bytes": size,
+        "thumbnail": thumbnail_or_warn(row["input"], output, output_root, row["relpath"]),
+        "preview_png": relative_to(output_root, png),
+        "preview_mp4": relative_to(output_root, mp4),
+    }
 
 
-def join_or_error(row: dict, config: PipelineConfig) -> dict:
+def join_or_error(row: dict, config: PipelineConfig, output_root: str) -> dict:
     """:func:`join_video`, with a failure as ``{"error": one line}`` (a Ray task's exception
     would arrive pages long)."""
     from vidcolor.pipeline.rows import failed
 
     try:
-        return join_video(row, config)
+        return join_video(row, config, output_root)
     except Exception as err:  # noqa: BLE001 - this video fails, the run goes on
         return {"error": failed(row, err)["error"]}
 
 
-def _previews(src: str, dst: str) -> list[str]:
+def _previews(src: str, dst: str) -> tuple[str | None, str | None]:
     from vidcolor.pipeline.preview import write_preview
 
     try:
-        return list(write_preview(src, dst))
+        return write_preview(src, dst)
     except Exception as err:  # noqa: BLE001 - a preview is a bonus; the video is done
         log.warning("%s: preview failed (%s)", dst, " ".join(str(err).split())[:200])
-        return []
+        return None, None
