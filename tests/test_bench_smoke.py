@@ -139,4 +139,4 @@ def test_scale_bench_smoke(tmp_path):
     # tiny clips: the share itself means nothing here, only that it was measured
     assert all(r["driver write share"] > 0 and r["driver peak RSS MiB"] > 0 for r in rows), rows
     [s3] = result.tables["S3 -> S3 on moto_server"]
-    assert s3["GET"] > 0 and s3["GETs per MB"] > 0
+    assert s3["GET (objects)"] > 0 and s3["LIST"] > 0 and s3["GETs per MB"] > 0

@@ -135,7 +135,7 @@ def _list_s3(arg: str) -> Iterator[Listed]:
         prefix, regex = key.rstrip("/"), None
     client = storage.s3_client()
     try:
-        if key and not key.endswith("/") and not wild and _s3_object_exists(client, bucket, key):
+        if key and not key.endswith("/") and not wild and storage.exists(arg):
             yield Listed(uri=arg, relpath=key.rsplit("/", 1)[-1])
             return
         root = f"{prefix}/" if prefix else ""
@@ -153,18 +153,6 @@ def _list_s3(arg: str) -> Iterator[Listed]:
             raise VidcolorError(f"{arg}: no such file or directory")
     except (BotoCoreError, ClientError) as err:
         raise VidcolorError(f"{arg}: cannot list ({one_line(err)})") from err
-
-
-def _s3_object_exists(client, bucket: str, key: str) -> bool:
-    from botocore.exceptions import ClientError
-
-    try:
-        client.head_object(Bucket=bucket, Key=key)
-        return True
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
 
 
 def _glob_regex(pattern: str) -> re.Pattern:

@@ -175,11 +175,30 @@ class ReadAhead:
 
 
 def exists(uri: str) -> bool:
+    """Whether something is at ``uri``. On S3 one HEAD of the object: pyarrow would follow a
+    missing key with a LIST (is it a "directory"?), and planning checks every output this way."""
     fs, path = filesystem_for(uri)
+    if is_s3(uri):
+        return _s3_object_exists(path)
     try:
         return fs.get_file_info(path).type != pafs.FileType.NotFound
     except OSError as err:
         raise VidcolorError(f"{uri}: cannot check ({one_line(err)})") from err
+
+
+def _s3_object_exists(path: str) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, key = path.partition("/")
+    try:
+        s3_client().head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise VidcolorError(f"s3://{path}: cannot check ({one_line(err)})") from err
+    except BotoCoreError as err:
+        raise VidcolorError(f"s3://{path}: cannot check ({one_line(err)})") from err
 
 
 def size_of(uri: str) -> int:
