@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict
 
 from vidcolor import storage
+from vidcolor.errors import one_line
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.plan import REPORT_NAME
 from vidcolor.pipeline.report import InputResult, Progress, Report
@@ -83,7 +84,7 @@ class Books:
         result = self.results[uri]
         result.finish(self.started)
         self.finished.add(uri)
-        self.progress.note(f"done: {result.output}")
+        self.progress.note(one_line(f"done: {result.output}"))
 
     def fail(self, uri: str, error: str) -> None:
         result = self.results[uri]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidcolor.errors import one_line
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.html_report import relative_to
 from vidcolor.pipeline.rows import guarded, scalars, with_payloads
@@ -151,5 +152,5 @@ def _previews(src: str, dst: str) -> tuple[str | None, str | None]:
     try:
         return write_preview(src, dst)
     except Exception as err:  # noqa: BLE001 - a preview is a bonus; the video is done
-        log.warning("%s: preview failed (%s)", dst, " ".join(str(err).split())[:200])
+        log.warning("%s", one_line(f"{dst}: preview failed ({err})", 300))
         return None, None
