@@ -35,6 +35,10 @@ class StreamInfo:
     rotation: int | None = None  # degrees counter-clockwise, as the display matrix says
     colorspace: int | None = None  # AVColorSpace of the first frame (decoded matrix)
     color_range: int | None = None
+    color_primaries: int | None = None  # AVColorPrimaries of the first frame (2 = unspecified)
+    color_trc: int | None = None  # AVColorTransferCharacteristic of the first frame
+    sample_aspect_ratio: str | None = None  # exact 'num/den'; None = square/unknown
+    field_order: str | None = None  # 'progressive' | 'tt' | 'bb' | 'tb' | 'bt'; None = unknown
     frame_count: int | None = None
     keyframes: list[int] = field(default_factory=list)  # pts
     # audio
@@ -183,6 +187,7 @@ def probe(uri: str) -> VideoInfo:
         vinfo.rotation = int(round(first_frame.rotation or 0)) % 360
         vinfo.colorspace = int(first_frame.colorspace)
         vinfo.color_range = int(first_frame.color_range)
+        _scan_properties(vinfo, vstream, first_frame)
         pts_list.sort()
         key_list.sort()
         vinfo.frame_count = len(pts_list)
@@ -210,6 +215,23 @@ def probe(uri: str) -> VideoInfo:
             height=display_h,
             frame_durations_last=last_duration,
         )
+
+
+_FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
+
+
+def _scan_properties(vinfo: StreamInfo, vstream, first_frame) -> None:
+    """Primaries, transfer, sample aspect ratio and field order, as the first frame left them."""
+    vinfo.color_primaries = int(first_frame.color_primaries)
+    vinfo.color_trc = int(first_frame.color_trc)
+    ctx = vstream.codec_context
+    sar = vstream.sample_aspect_ratio or ctx.sample_aspect_ratio
+    if sar and Fraction(sar) > 0:
+        vinfo.sample_aspect_ratio = _fraction_str(sar)
+    order = _FIELD_ORDERS.get(int(ctx.field_order or 0))
+    if order is None and first_frame.interlaced_frame:
+        order = "tt"  # interlaced without a stated order: top field first is the common case
+    vinfo.field_order = order
 
 
 def pick_video_stream(container, uri: str):
