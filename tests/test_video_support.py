@@ -90,7 +90,15 @@ def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 def round_trip(
-    src, out_uri, *, codec="h264", segment_seconds=1.0, overlap=2, model_size=32, colour=False
+    src,
+    out_uri,
+    *,
+    codec="h264",
+    segment_seconds=1.0,
+    overlap=2,
+    model_size=32,
+    colour=False,
+    deinterlace=False,
 ):
     """decode -> merge with ab = 0 (or a smooth colourful ab when ``colour``) -> encode ->
     finalise, segment by segment. Returns (uri, plan)."""
@@ -103,11 +111,11 @@ def round_trip(
     src = str(src)
     info = probe(src)
     plan = plan_segments(info, segment_seconds=segment_seconds, overlap=overlap)
-    settings = EncodeSettings(codec=codec)
+    settings = EncodeSettings(codec=codec, deinterlace=deinterlace)
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for seg in plan:
-            dec = decode_segment(src, seg, model_size=model_size)
+            dec = decode_segment(src, seg, model_size=model_size, deinterlace=deinterlace)
             assert len(dec.pts) == seg.n_decoded
             owned = dec.l_small[dec.own]
             assert len(owned) == seg.n_frames

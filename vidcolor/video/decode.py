@@ -10,6 +10,7 @@ concealed by repeating a neighbour (``DecodedSegment.concealed`` lists them).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class _Frame:
     duration: int
     frame: av.VideoFrame
     concealed: bool = False
+    rotation: int = 0  # display rotation of the decoded frame (a filter graph may drop it)
 
 
 def _rotation(frame: av.VideoFrame) -> int:
@@ -86,7 +88,9 @@ def _fill(expected: set[int], after: int | None, before: float, source: _Frame) 
         yield _Frame(pts=pts, duration=source.duration, frame=source.frame, concealed=True)
 
 
-def _iter_frames(uri: str, seg: Segment, *, owned_only: bool) -> Iterator[_Frame]:
+def _iter_frames(
+    uri: str, seg: Segment, *, owned_only: bool, deinterlace: bool = False
+) -> Iterator[_Frame]:
     """Frames of ``seg`` in pts order: context+owned, or owned only. A frame the decoder loses is
     replaced by its neighbour (the one before, or after at the start), so count and pts stay."""
     lo = seg.start_pts if owned_only else seg.context_start_pts
@@ -94,39 +98,75 @@ def _iter_frames(uri: str, seg: Segment, *, owned_only: bool) -> Iterator[_Frame
     with open_media(uri) as container:
         stream = pick_video_stream(container, uri)
         stream.thread_type = "AUTO"
+        frames = _frames_in(container, stream, seg, lo, hi)
         try:
-            for attempt in ("seek", "from_start"):
-                if attempt == "seek" and seg.index > 0:
-                    container.seek(seg.seek_pts, stream=stream)
-                elif attempt == "from_start":
-                    # The demuxer's index put us past our first frame: decode from the start.
-                    container.seek(0, stream=stream, backward=True, any_frame=False)
-                    stream.codec_context.flush_buffers()
-                expected: set[int] = set()
-                landed_late = False
-                prev: _Frame | None = None
-                for frame in _decoded(container, stream, lo, hi, expected):
-                    pts = frame.pts
-                    if pts is None:
-                        continue
-                    if prev is None and pts > lo and attempt == "seek" and seg.index > 0:
-                        if lo not in expected:  # not lost: the seek really went too far
-                            landed_late = True
-                            break
-                    if pts < lo:
-                        continue
-                    if hi is not None and pts >= hi:
-                        break
-                    item = _Frame(pts, frame.duration or 0, frame, concealed=frame.is_corrupt)
-                    yield from _fill(expected, prev.pts if prev else None, pts, prev or item)
-                    yield item
-                    prev = item
-                if not landed_late:
-                    if prev is not None:
-                        yield from _fill(expected, prev.pts, float("inf"), prev)
-                    return
+            yield from _deinterlaced(frames, stream) if deinterlace else frames
         except av.FFmpegError as err:
             raise VidcolorError(f"{uri}: decode failed in segment {seg.index} ({err})") from err
+
+
+def _deinterlaced(frames: Iterator[_Frame], stream) -> Iterator[_Frame]:
+    """bwdif through PyAV's filter graph, one frame out per frame in: count and pts unchanged."""
+    graph = av.filter.Graph()
+    chain = [
+        graph.add_buffer(template=stream),
+        graph.add("bwdif", "mode=send_frame:parity=auto:deint=all"),
+        graph.add("buffersink"),
+    ]
+    chain[0].link_to(chain[1])
+    chain[1].link_to(chain[2])
+    graph.configure()
+    waiting: deque[_Frame] = deque()
+
+    def pulled() -> Iterator[_Frame]:
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            item = waiting.popleft()  # bwdif keeps order; its time base differs, our pts stay
+            yield _Frame(item.pts, item.duration, frame, item.concealed, item.rotation)
+
+    for item in frames:
+        graph.push(item.frame)
+        waiting.append(item)
+        yield from pulled()
+    graph.push(None)
+    yield from pulled()
+
+
+def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iterator[_Frame]:
+    """Decode [lo, hi) after seeking for ``seg``; lost frames filled (see ``_iter_frames``)."""
+    for attempt in ("seek", "from_start"):
+        if attempt == "seek" and seg.index > 0:
+            container.seek(seg.seek_pts, stream=stream)
+        elif attempt == "from_start":
+            # The demuxer's index put us past our first frame: decode from the start.
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            stream.codec_context.flush_buffers()
+        expected: set[int] = set()
+        landed_late = False
+        prev: _Frame | None = None
+        for frame in _decoded(container, stream, lo, hi, expected):
+            pts = frame.pts
+            if pts is None:
+                continue
+            if prev is None and pts > lo and attempt == "seek" and seg.index > 0:
+                if lo not in expected:  # not lost: the seek really went too far
+                    landed_late = True
+                    break
+            if pts < lo:
+                continue
+            if hi is not None and pts >= hi:
+                break
+            item = _Frame(pts, frame.duration or 0, frame, frame.is_corrupt, _rotation(frame))
+            yield from _fill(expected, prev.pts if prev else None, pts, prev or item)
+            yield item
+            prev = item
+        if not landed_late:
+            if prev is not None:
+                yield from _fill(expected, prev.pts, float("inf"), prev)
+            return
 
 
 def _rgb_to_l(rgb: np.ndarray) -> torch.Tensor:
@@ -136,8 +176,11 @@ def _rgb_to_l(rgb: np.ndarray) -> torch.Tensor:
     return color.rgb_to_lab(x)[..., 0, :, :]
 
 
-def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegment:
-    """Decode ``seg`` (context included) to normalised L at model resolution."""
+def decode_segment(
+    uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False
+) -> DecodedSegment:
+    """Decode ``seg`` (context included) to normalised L at model resolution; ``deinterlace``
+    runs bwdif first (pass the same value the encoder's ``EncodeSettings.deinterlace`` has)."""
     pts: list[int] = []
     chunks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
@@ -152,10 +195,10 @@ def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegm
             chunks.append(color.normalize_l(l_star).unsqueeze(1).numpy())
             pending.clear()
 
-    for item in _iter_frames(uri, seg, owned_only=False):
+    for item in _iter_frames(uri, seg, owned_only=False, deinterlace=deinterlace):
         frame = item.frame
         if target is None:
-            rotation = _rotation(frame)
+            rotation = item.rotation
             h, w = frame.height, frame.width
             if rotation in (90, 270):
                 h, w = w, h
@@ -200,13 +243,13 @@ class LumaFrame:
 
 
 def iter_luma(
-    uri: str, seg: Segment, *, matrix: int = 1, full_range: bool = False
+    uri: str, seg: Segment, *, matrix: int = 1, full_range: bool = False, deinterlace: bool = False
 ) -> Iterator[LumaFrame]:
     """The owned frames of ``seg`` as their stored luma codes, display orientation.
 
     Sources without a luma plane (RGB, palette) are converted with ``matrix``/``full_range``, the
     ones the output is tagged with."""
-    for item in _iter_frames(uri, seg, owned_only=True):
+    for item in _iter_frames(uri, seg, owned_only=True, deinterlace=deinterlace):
         frame = item.frame
         bits = luma_bits(frame.format)
         if bits is None:
@@ -217,5 +260,5 @@ def iter_luma(
                 dst_color_range=2 if full_range else 1,
             )
             bits = 10 if deep else 8
-        y = to_display(luma_plane(frame), _rotation(item.frame))
+        y = to_display(luma_plane(frame), item.rotation)
         yield LumaFrame(item.pts, item.duration, y, bits, item.concealed)

@@ -47,6 +47,7 @@ class EncodeSettings:
     preset: str = "veryfast"  # x264/x265 speed; veryfast ~2.5x medium at near-equal CRF quality
     prores_profile: int = 3  # 3 = ProRes 422 HQ
     extra_options: dict[str, str] = field(default_factory=dict)  # passed to the encoder as-is
+    deinterlace: bool = False  # bwdif before the merge (decode_segment needs the same flag)
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -112,6 +113,7 @@ def merge_chroma(y: np.ndarray, ab_small: np.ndarray, fmt: YCbCrFormat, pix_fmt:
 
 
 def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, tags: ColourTags):
+    """The output video stream, tagged (colour, SAR, field order unless deinterlaced)."""
     width, height = coded_size(source.width, source.height, pix_fmt)
     stream = out.add_stream(CODECS[settings.codec], options=settings.encoder_options())
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -128,7 +130,9 @@ def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, 
     if v.sample_aspect_ratio:
         sar = Fraction(v.sample_aspect_ratio)
         ctx.sample_aspect_ratio = 1 / sar if source.rotation in (90, 270) else sar
-    if v.field_order in _FIELD_ORDER_CODES:
+    if settings.deinterlace:
+        ctx.field_order = _FIELD_ORDER_CODES["progressive"]
+    elif v.field_order in _FIELD_ORDER_CODES:
         ctx.field_order = _FIELD_ORDER_CODES[v.field_order]
     return stream
 
@@ -163,7 +167,13 @@ def encode_segment(
     n_written = 0
     with av.open(str(out_path), mode="w", format=settings.segment_format()) as out:
         stream = _open_video(out, settings, source, pix_fmt, tags)
-        luma = iter_luma(uri, seg, matrix=tags.matrix, full_range=tags.full_range)
+        luma = iter_luma(
+            uri,
+            seg,
+            matrix=tags.matrix,
+            full_range=tags.full_range,
+            deinterlace=settings.deinterlace,
+        )
         for item, ab in zip(luma, ab_small, strict=False):
             if item.y.shape != (source.height, source.width):
                 raise VidcolorError(
