@@ -76,7 +76,9 @@ def _decoded(container, stream, lo: int, hi: int | None, expected: set[int]) -> 
         try:
             frames = stream.decode(packet)
         except av.FFmpegError as err:
-            log.warning("packet at pts %s does not decode (%s): concealed", pts, err)
+            # With frame threads the error can surface a packet or two later: the frame that
+            # really went missing is found (and filled) by its pts.
+            log.warning("decoding failed near pts %s (%s): concealing", pts, err)
             continue
         yield from frames
 
