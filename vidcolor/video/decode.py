@@ -21,6 +21,7 @@ import torch
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.models.generator import model_resolution
+from vidcolor.video.frames import frame_rotation
 from vidcolor.video.planes import luma_bits, luma_plane, to_display
 from vidcolor.video.probe import open_media, pick_video_stream
 from vidcolor.video.segments import Segment
@@ -47,13 +48,6 @@ class _Frame:
     frame: av.VideoFrame
     concealed: bool = False
     rotation: int = 0  # display rotation of the decoded frame (a filter graph may drop it)
-
-
-def _rotation(frame: av.VideoFrame) -> int:
-    rotation = int(round(frame.rotation or 0)) % 360
-    if rotation % 90:
-        raise VidcolorError(f"unsupported display rotation {rotation} degrees")
-    return rotation
 
 
 def _to_display(arr: np.ndarray, rotation: int) -> np.ndarray:
@@ -161,7 +155,7 @@ def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iter
                 continue
             if hi is not None and pts >= hi:
                 break
-            item = _Frame(pts, frame.duration or 0, frame, frame.is_corrupt, _rotation(frame))
+            item = _Frame(pts, frame.duration or 0, frame, frame.is_corrupt, frame_rotation(frame))
             yield from _fill(expected, prev.pts if prev else None, pts, prev or item)
             yield item
             prev = item
