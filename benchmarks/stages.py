@@ -89,12 +89,15 @@ def x264_alone(clip: Path, settings, n: int) -> float:
         return time.perf_counter() - t0
 
 
-def model_before_after(colouriser, l_small: np.ndarray) -> tuple[float, float]:
-    """Seconds for all frames: the generator as predict_ab ran it before (fp32, NCHW), and now."""
+def model_before_after(colouriser, checkpoint: str, l_small: np.ndarray) -> tuple[float, float]:
+    """Seconds for all frames: the generator as predict_ab ran it before (as loaded: fp32, NCHW,
+    BatchNorm separate), and predict_ab now; the largest ab difference between the two."""
     import torch
 
+    from vidcolor.checkpoint import load_generator
+
     frames = torch.from_numpy(np.ascontiguousarray(l_small))
-    g = colouriser.generator
+    g = load_generator(checkpoint, device=torch.device("cpu"))[0].eval()
     with torch.inference_mode():
         g(frames[:BATCH].float())  # warm-up of the plain path
         t0 = time.perf_counter()
@@ -192,7 +195,7 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     )
     width = colouriser.config.width
     rows.append(_rate(f"model vit-gan w{width} ({Path(checkpoint).name})", n, seconds))
-    before, after = model_before_after(colouriser, l_small)
+    before, after, ab_diff = model_before_after(colouriser, checkpoint, l_small)
     rows.append(_rate("  same model, plain fp32 forward (before the speed-ups)", n, before))
     rows.append(_rate("  same model, predict_ab now", n, after))
     for variant, width, frames in SMOKE_MODELS if smoke else FULL_MODELS:
@@ -261,7 +264,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         f"{bound:.2f} fps (sum of the per-frame costs above).",
         f"Smooth and encode use the ab {Path(checkpoint).name} predicted for these frames.",
         f"Encode stage / x264 alone on the same frames: {encode_ratio:.2f}x (goal <= 2).",
-        f"Model stage before / after: {before / after:.2f}x faster.",
+        f"Model stage before / after: {before / after:.2f}x faster "
+        f"(max abs ab difference {ab_diff:.1e}).",
     ]
     result.wall_s = time.perf_counter() - t_start
     return result
