@@ -128,3 +128,20 @@ def test_colour_error_against_old_exact_merge_is_small(bigbuckbunny):
     assert error["frames"] == 3
     assert 0 < error["new"] < 1.0, error
     assert error["new"] <= error["old420"] + 0.1, error
+
+
+def test_gamut_fit_by_table_matches_the_per_pixel_search():
+    """Saturated colours (mostly out of gamut): the looked-up chroma limit gives the chroma the
+    bisection of color.fit_to_gamut finds. Near a channel's zero the sRGB curve is steep (12.92),
+    so a hair of chroma can move Cb/Cr by a few codes there: judged by the share within 1."""
+    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    rng = np.random.default_rng(2)
+    y = torch.from_numpy(rng.integers(30, 230, (30, 40)).astype(np.int32))
+    ab = torch.from_numpy(rng.uniform(-110, 110, (2, 30, 40)).astype(np.float32))
+    ours = color.chroma_from_luma(y, 1, ab, fmt).numpy()
+    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).float()
+    fitted = color.fit_to_gamut(torch.cat((l_star[None], ab)), steps=16).numpy()
+    assert np.abs(fitted[1:] - ab.numpy()).max() > 20  # the fit really had work to do
+    ref = _reference_chroma(fitted[0], fitted[1], fitted[2], fmt)
+    diff = np.abs(ours - ref)
+    assert (diff <= 1).mean() > 0.99 and diff.max() <= 4, np.histogram(diff)
