@@ -93,26 +93,32 @@ def x264_alone(segment_files: list[Path], settings, rate) -> tuple[float, int]:
 def model_before_after(
     colouriser, checkpoint: str, l_small: np.ndarray
 ) -> tuple[float, float, float]:
-    """Seconds for all frames: the generator as predict_ab ran it before (as loaded: fp32, NCHW,
-    BatchNorm separate), and predict_ab now; the largest ab difference between the two."""
+    """CPU seconds for all frames on one torch thread (a 1-CPU model actor): the generator as
+    predict_ab ran it before (as loaded: fp32, NCHW, BatchNorm separate) and predict_ab now,
+    batch by batch in alternation so load changes hit both alike; and the largest ab difference."""
     import torch
 
     from vidcolor.checkpoint import load_generator
 
-    frames = torch.from_numpy(np.ascontiguousarray(l_small))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     g = load_generator(checkpoint, device=torch.device("cpu"))[0].eval()
-    with torch.inference_mode():
-        g(frames[:BATCH].float())  # warm-up of the plain path
-        t0 = time.perf_counter()
-        old = [g(frames[s : s + BATCH].float()).numpy() for s in range(0, len(frames), BATCH)]
-        before = time.perf_counter() - t0
-    colouriser.predict_ab(l_small[:BATCH])  # warm-up
-    new, after = timed(
-        lambda: [
-            colouriser.predict_ab(l_small[s : s + BATCH]) for s in range(0, len(l_small), BATCH)
-        ]
-    )
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(old, new, strict=True))
+    before = after = diff = 0.0
+    try:
+        with torch.inference_mode():
+            g(torch.from_numpy(l_small[:BATCH]))  # warm-ups
+            colouriser.predict_ab(l_small[:BATCH])
+            for s in range(0, len(l_small), BATCH):
+                batch = np.ascontiguousarray(l_small[s : s + BATCH])
+                t0 = time.thread_time()
+                old = g(torch.from_numpy(batch)).numpy()
+                t1 = time.thread_time()
+                new = colouriser.predict_ab(batch)
+                t2 = time.thread_time()
+                before, after = before + t1 - t0, after + t2 - t1
+                diff = max(diff, float(np.abs(old - new).max()))
+    finally:
+        torch.set_num_threads(threads)
     return before, after, diff
 
 
@@ -199,8 +205,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     width = colouriser.config.width
     rows.append(_rate(f"model vit-gan w{width} ({Path(checkpoint).name})", n, seconds))
     before, after, ab_diff = model_before_after(colouriser, checkpoint, l_small)
-    rows.append(_rate("  same model, plain fp32 forward (before the speed-ups)", n, before))
-    rows.append(_rate("  same model, predict_ab now", n, after))
+    rows.append(_rate("  same model, 1 thread, plain fp32 forward (before), CPU s", n, before))
+    rows.append(_rate("  same model, 1 thread, predict_ab now, CPU s", n, after))
     for variant, width, frames in SMOKE_MODELS if smoke else FULL_MODELS:
         rows.append(model_rate(l_small, variant, width, frames))
     bounds = np.cumsum([0] + [len(d.l_small) for d in decoded])

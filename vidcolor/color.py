@@ -377,7 +377,20 @@ def chroma_from_luma(
     return fmt.chroma_code(torch.stack((pb, pr))).view(2, *sums.shape)
 
 
+_GAMMA_SIZE = 1 << 16
+_gamma_table: np.ndarray | None = None
+
+
 def _srgb_gamma(lin: torch.Tensor) -> torch.Tensor:
-    """Linear in [0, 1] -> sRGB-encoded, float32 (``_linear_to_srgb`` for clamped input)."""
-    lin = lin.clamp(0.0, 1.0)
-    return torch.where(lin > 0.0031308, lin.pow(1.0 / 2.4).mul_(1.055).sub_(0.055), lin * 12.92)
+    """Linear -> sRGB-encoded in [0, 1], float32, through a 65536-entry table (within 1e-4 of the
+    curve, 0.03 of an 8-bit code); numpy's gather with uint16 indices is 3x cheaper than the pow.
+    ``lin`` (a CPU tensor the caller owns) is overwritten."""
+    global _gamma_table
+    if _gamma_table is None:
+        x = torch.linspace(0.0, 1.0, _GAMMA_SIZE, dtype=torch.float64)
+        _gamma_table = _linear_to_srgb(x).float().numpy()
+    arr = lin.numpy()
+    np.clip(arr, 0.0, 1.0, out=arr)
+    arr *= _GAMMA_SIZE - 1
+    arr += 0.5
+    return torch.from_numpy(_gamma_table[arr.astype(np.uint16)])
