@@ -68,9 +68,9 @@ def model_rate(l_small: np.ndarray, variant: str, width: int, n_frames: int) -> 
     }
 
 
-def x264_alone(segment_files: list[Path], settings, rate) -> tuple[float, int]:
-    """(seconds, frames) x264 alone takes for the frames the encode stage wrote (decoded back to
-    yuv420p in memory first): the same pictures, colour and all, without decode or merge."""
+def x264_alone(segment_files: list[Path], settings, rate) -> tuple[float, float, int]:
+    """(seconds, CPU seconds, frames) x264 alone takes for the frames the encode stage wrote
+    (decoded back to yuv420p in memory first): the same pictures without decode or merge."""
     import av
 
     frames = []
@@ -80,14 +80,14 @@ def x264_alone(segment_files: list[Path], settings, rate) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as tmp, av.open(f"{tmp}/x.mov", mode="w") as out:
         enc = out.add_stream("libx264", rate=rate, options=settings.encoder_options())
         enc.width, enc.height, enc.pix_fmt = frames[0].width, frames[0].height, "yuv420p"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i, frame in enumerate(frames):
             frame.pts = i
             for packet in enc.encode(frame):
                 out.mux(packet)
         for packet in enc.encode(None):
             out.mux(packet)
-        return time.perf_counter() - t0, len(frames)
+        return time.perf_counter() - t0, time.process_time() - c0, len(frames)
 
 
 def model_before_after(
@@ -230,7 +230,9 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
             for seg, a, f in zip(segments, smoothed, files, strict=True):
                 encode_segment(str(clip), seg, a, f, settings, info)
 
+        c0 = time.process_time()
         _, seconds = timed(encode_all)
+        encode_cpu = time.process_time() - c0
         rows.append(
             _rate(
                 f"encode (luma decode + Y'CbCr merge + x264 {settings.preset}) "
@@ -239,13 +241,16 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
                 seconds,
             )
         )
-        x264, n_x264 = x264_alone(files, settings, info.frame_rate or 25)
+        x264, x264_cpu, n_x264 = x264_alone(files, settings, info.frame_rate or 25)
         rows.append(
             _rate(
                 f"  x264 {settings.preset} alone, the same output frames (in memory)", n_x264, x264
             )
         )
+        rows[-2]["CPU ms/frame"] = round(1000 * encode_cpu / n, 1)
+        rows[-1]["CPU ms/frame"] = round(1000 * x264_cpu / n_x264, 1)
         encode_ratio = (seconds / n) / (x264 / n_x264)
+        encode_cpu_ratio = (encode_cpu / n) / (x264_cpu / n_x264)
         _, seconds = timed(finalise, str(clip), files, str(Path(tmp) / "out.mp4"), settings, info)
         rows.append(_rate("join segments + copy audio", n, seconds))
 
@@ -262,10 +267,10 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     demo_model = next(r for r in rows if r["stage"].startswith("model vit-gan"))
     bound = 1 / sum(1 / r["fps"] for r in [*serial, demo_model])
     result.headline = {
-        "metric": "encode stage / x264 alone, same frames",
-        "value": round(encode_ratio, 2),
+        "metric": "encode stage / x264 alone, same frames, CPU time per frame",
+        "value": round(encode_cpu_ratio, 2),
         "goal": "<= 2",
-        "met": encode_ratio <= 2,
+        "met": encode_cpu_ratio <= 2,
     }
     result.notes += [
         f"Model rates other than {Path(checkpoint).name}'s use random weights at {w}x{h} (short side {model_size}), batch {BATCH}, "
@@ -274,7 +279,9 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         f"One frame through all stages in series with the {demo_model['stage']} model: "
         f"{bound:.2f} fps (sum of the per-frame costs above).",
         f"Smooth and encode use the ab {Path(checkpoint).name} predicted for these frames.",
-        f"Encode stage / x264 alone on the same frames: {encode_ratio:.2f}x (goal <= 2).",
+        f"Encode stage / x264 alone on the same frames: {encode_cpu_ratio:.2f}x in CPU time "
+        f"(all threads; robust to the shared machine's load), {encode_ratio:.2f}x in wall time "
+        "(goal <= 2).",
         f"Model stage before / after: {before / after:.2f}x faster "
         f"(max abs ab difference {ab_diff:.1e}).",
     ]
