@@ -86,3 +86,34 @@ def test_deinterlace_gives_progressive_frames_at_the_same_times(tmp_path):
     assert_streams_intact(src, out)
     before, after = _combing(y_planes(src)), _combing(y_planes(out))
     assert after < 0.7 * before, (before, after)  # without --deinterlace the luma is the same
+
+
+def test_output_tags_rules():
+    from vidcolor.video.probe import StreamInfo
+    from vidcolor.video.tags import output_tags
+
+    def info(**kw):
+        return StreamInfo(index=0, kind="video", codec="h264", time_base="1/25", **kw)
+
+    hd = output_tags(info(height=1080, colorspace=2, color_primaries=2, color_trc=2))
+    assert (hd.matrix, hd.primaries, hd.transfer, hd.full_range) == (1, 1, 1, False)
+    bt2020 = output_tags(info(height=2160, colorspace=9, color_primaries=9, color_trc=16))
+    assert (bt2020.matrix, bt2020.primaries, bt2020.transfer) == (9, 9, 16)
+    assert bt2020.ycbcr(10).kr == 0.2627  # the maths uses the matrix it tags
+    jpeg = output_tags(info(height=288, pix_fmt="yuvj420p"))
+    assert (jpeg.matrix, jpeg.full_range) == (5, True)
+    rgb_source = output_tags(info(height=480, colorspace=0))  # RGB: no matrix to keep
+    assert rgb_source.matrix == 6
+
+
+def test_deinterlace_flag_reaches_the_encoder_settings_and_output_key():
+    import argparse
+
+    from vidcolor.commands.colourise import add_pipeline_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_pipeline_arguments(parser, default_address=None)
+    plain = config_from_args(parser.parse_args(["in.mp4", "-o", "out"]))
+    deint = config_from_args(parser.parse_args(["in.mp4", "-o", "out", "--deinterlace"]))
+    assert not plain.deinterlace and deint.deinterlace and deint.encode_settings().deinterlace
+    assert plain.output_key("ck") != deint.output_key("ck")  # different pixels, different state
