@@ -151,8 +151,8 @@ def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iter
                 if lo not in expected:  # not lost: the seek really went too far
                     landed_late = True
                     break
-            if pts < lo:
-                continue
+            if pts < lo or (prev is not None and pts <= prev.pts):
+                continue  # before the range, or a late frame whose place was already filled
             if hi is not None and pts >= hi:
                 break
             item = _Frame(pts, frame.duration or 0, frame, frame.is_corrupt, frame_rotation(frame))

@@ -179,6 +179,12 @@ def probe(uri: str) -> VideoInfo:
             raise VidcolorError(f"{uri}: corrupt video stream ({_reason(err)})") from err
         if not pts_list or first_frame is None:
             raise VidcolorError(f"{uri}: video stream has no decodable frames")
+        if vstream.frames and len(pts_list) < vstream.frames:
+            # Lost packets are concealed when decoding; a file cut short is not a film to finish.
+            raise VidcolorError(
+                f"{uri}: truncated: the index lists {vstream.frames} frames, "
+                f"only {len(pts_list)} are in the file"
+            )
 
         if first_frame.format is not None:
             vinfo.pix_fmt = first_frame.format.name
