@@ -9,6 +9,9 @@ Conventions used everywhere in vidcolor:
 The maths follows ``skimage.color.rgb2lab``/``lab2rgb`` (same matrices and white point) so the two
 agree to ~1e-4 Lab units; tests check that on real photos. Half-precision input is computed in
 float32 (Lab needs the precision) and returned in the input dtype.
+
+Video is merged in Y'CbCr (``YCbCrFormat``, ``chroma_from_luma``): the source's luma codes stay,
+Cb/Cr are computed from L* of those codes and the predicted ab, planar float32 on the CPU.
 """
 
 from __future__ import annotations
