@@ -53,6 +53,7 @@ def test_sample_aspect_ratio_kept(tmp_path):
 
 
 def test_field_order_kept(tmp_path):
+    """FFV1/Matroska stores it; H.264 flags the woven frames as interlaced (x264 pic_struct)."""
     src = make_testsrc(
         tmp_path / "tff.mp4",
         size="720x576",
@@ -61,8 +62,9 @@ def test_field_order_kept(tmp_path):
         extra=[*X264, "-flags", "+ildct+ilme", "-x264-params", "tff=1"],
     )
     assert streams(src)[0]["field_order"] == "tt"
-    out, _ = round_trip(src, tmp_path / "out.mkv", codec="ffv1")
-    assert streams(out)[0]["field_order"] == "tt"
+    for codec in ("ffv1", "h264"):
+        out, _ = round_trip(src, tmp_path / f"out-{codec}.mkv", codec=codec)
+        assert streams(out)[0]["field_order"] == "tt", codec
 
 
 def _combing(frames) -> float:

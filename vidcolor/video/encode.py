@@ -40,6 +40,8 @@ _PREFERRED_SUFFIX = {"h264": ".mp4", "h265": ".mp4", "ffv1": ".mkv", "prores": "
 # cannot hold FFV1, whose final container is mkv anyway.
 _SEGMENT_FORMAT = {"h264": "mov", "h265": "mov", "ffv1": "matroska", "prores": "mov"}
 _FIELD_ORDER_CODES = {"progressive": 1, "tt": 2, "bb": 3, "tb": 4, "bt": 5}  # AVFieldOrder
+# Field displayed first for each interlaced AVFieldOrder (tb: top coded, bottom displayed first).
+_TOP_FIRST = {"tt": True, "bt": True, "bb": False, "tb": False}
 
 
 @dataclass
@@ -76,9 +78,15 @@ class EncodeSettings:
             return "yuv444p10le" if deep else "yuv444p"  # archival: keep full-resolution chroma
         return "yuv420p10le" if deep else "yuv420p"
 
-    def encoder_options(self) -> dict[str, str]:
+    def encoder_options(self, field_order: str | None = None) -> dict[str, str]:
+        """Options for the encoder; ``field_order`` ('tt', 'bb', 'tb', 'bt') of an interlaced
+        source that is not deinterlaced: x264 then flags its (progressively coded) frames as
+        interlaced with that field order, which players use to deinterlace."""
         if self.codec == "h264":
             opts = {"crf": str(self.crf), "preset": self.preset, "bf": "0"}
+            if field_order in _TOP_FIRST and not self.deinterlace:
+                parity = "tff" if _TOP_FIRST[field_order] else "bff"
+                opts["x264-params"] = f"fake-interlaced=1:pic-struct=1:{parity}=1"
         elif self.codec == "h265":
             opts = {
                 "crf": str(self.crf),
@@ -118,7 +126,8 @@ def merge_chroma(y: np.ndarray, ab_small: np.ndarray, fmt: YCbCrFormat, pix_fmt:
 def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, tags: ColourTags):
     """The output video stream, tagged (colour, SAR, field order unless deinterlaced)."""
     width, height = coded_size(source.width, source.height, pix_fmt)
-    stream = out.add_stream(CODECS[settings.codec], options=settings.encoder_options())
+    options = settings.encoder_options(field_order=source.video.field_order)
+    stream = out.add_stream(CODECS[settings.codec], options=options)
     stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
     time_base = Fraction(source.time_base)
     stream.time_base = time_base
