@@ -95,6 +95,12 @@ def decoded_frames(path: Path) -> int:
     return int(out[1])
 
 
+def luma_frames(path: Path) -> np.ndarray:
+    """The stored luma (Y') of every frame, int16 (N, H, W), through PyAV's own decode."""
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="gray").astype(np.int16) for f in c.decode(video=0)])
+
+
 def lab_frames(path: Path) -> np.ndarray:
     """Every frame of a video as CIE Lab (N, H, W, 3), through our independent reader: skimage."""
     with av.open(str(path)) as c:
@@ -115,10 +121,16 @@ def check_video(src: Path, out: Path, *, audio: bool) -> dict:
         assert packet_count(out, "a:0") == packet_count(src, "a:0")  # stream-copied
     else:
         assert "audio" not in kinds
+    # The source's luma is what is kept (merge in Y'CbCr; bit-exact through FFV1, tested in
+    # test_video_ycbcr.py); here only x264's own loss at CRF 18 moves it.
+    dy = np.abs(luma_frames(out) - luma_frames(src))
+    assert dy.mean() < 2.0 and np.percentile(dy, 99) <= 10, (dy.mean(), np.percentile(dy, 99))
     lab_in, lab_out = lab_frames(src), lab_frames(out)
     assert lab_out.shape == lab_in.shape
+    # CIE L* follows, up to non-constant luminance: saturated colour moves L* off the grey's
+    # (README, Output format); measured 0.8-2.0 mean with the tiny test model's strong chroma.
     dl = np.abs(lab_out[..., 0] - lab_in[..., 0])
-    assert dl.mean() < 1.5 and np.percentile(dl, 99) < 6, (dl.mean(), np.percentile(dl, 99))
+    assert dl.mean() < 3.0 and np.percentile(dl, 99) < 8, (dl.mean(), np.percentile(dl, 99))
     chroma = np.hypot(lab_out[..., 1], lab_out[..., 2])
     assert chroma.mean() > 5, chroma.mean()  # colour present, not grey
     return info

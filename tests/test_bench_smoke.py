@@ -32,7 +32,9 @@ def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_pat
     assert (stages["name"], smoothing["name"]) == ("stages", "smoothing")
     assert stages["smoke"] and stages["machine"]["nproc"] >= 1
 
-    (rows,) = stages["tables"].values()
+    rows, colour_error = stages["tables"].values()
+    assert [r["frames"] for r in colour_error] == [4, 4]
+    assert all(0 <= r["mean dE2000"] < 5 for r in colour_error)  # smoke clip: grey, ab ~ 0
     names = [r["stage"] for r in rows]
     assert names[0].startswith("decode") and names[-1].startswith("join")
     assert "model vit-i-gan w4" in names

@@ -46,7 +46,7 @@ def test_failed_rows_pass_through_every_stage(tmp_path):
     plan = list(plan_input(listed, output_root=str(tmp_path / "o"), config=config, config_key="k"))
     assert [r["status"] for r in plan] == [FAILED]  # the probe failed: one row, one line
     row = {**plan[0], "status": TODO, "error": "", "state": str(tmp_path / "none"), "segment": 0}
-    rows = [load_row(row, model_size=64)]  # fails here, then passes through
+    rows = [load_row(row, config=config)]  # fails here, then passes through
     rows.append(ColouriseActor(config.checkpoint).predict_row(rows[-1]))
     rows.append(finish_row(rows[-1], config=config, output_root=str(tmp_path / "o")))
     assert all(r["status"] == FAILED and "\n" not in r["error"] for r in rows)

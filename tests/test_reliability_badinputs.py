@@ -32,8 +32,7 @@ REASONS = {
     "dangling.mp4": "no such file",
     "fifo.mp4": "cannot list",
     "locked.mp4": "ermission denied",
-    "truncated30.mp4": "decode failed",  # a one-thread decoder stops at the cut
-    "corrupt_packet.mp4": "decode failed",
+    "truncated30.mp4": "frames",
     MISSING_S3: "no such file",
 }
 
@@ -93,9 +92,21 @@ def test_every_bad_input_in_one_run(corpus, s3_env, tmp_path):
         src, dst = files[name], Path(entries[name]["output"])
         assert decoded_frames(dst) == decoded_frames(src) == entries[name]["frames"], name
         v = next(s for s in ffprobe(dst)["streams"] if s["codec_type"] == "video")
-        w, h = (173, 97) if name == "odd.mkv" else (160, 96)
+        w, h = (174, 98) if name == "odd.mkv" else (160, 96)  # 4:2:0: odd sizes padded by one
         assert {v["width"], v["height"]} == {w, h}, (name, v["width"], v["height"])
     check_video(files["good.mp4"], out / "good.mp4", audio=False)  # L kept, colour added
+    # The corrupt film finishes with every frame of its index (ffmpeg's decode drops the lost ones).
+    damaged = entries["corrupt_packet.mp4"]
+    assert (
+        decoded_frames(Path(damaged["output"]))
+        == damaged["frames"]
+        > decoded_frames(files["corrupt_packet.mp4"])
+    )
+    # ... and the report says which frames were concealed (ffmpeg drops 7 of them).
+    lost = decoded_frames(Path(damaged["output"])) - decoded_frames(files["corrupt_packet.mp4"])
+    assert len(damaged["concealed"]) >= lost, damaged["concealed"]
+    assert all(0 <= c["frame"] < damaged["frames"] and c["time"] >= 0 for c in damaged["concealed"])
+    assert all(not e["concealed"] for n, e in entries.items() if n != "corrupt_packet.mp4")
     assert Image.open(out / "good.png").size == Image.open(files["good.png"]).size
 
     # Under OUT: the report (JSON, HTML, thumbnails dir), the ok outputs and the resume state dir;

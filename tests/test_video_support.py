@@ -89,8 +89,19 @@ def psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
-def round_trip(src, out_uri, *, codec="h264", segment_seconds=1.0, overlap=2, model_size=32):
-    """decode -> merge with ab = 0 -> encode -> finalise, segment by segment. Returns (uri, plan)."""
+def round_trip(
+    src,
+    out_uri,
+    *,
+    codec="h264",
+    segment_seconds=1.0,
+    overlap=2,
+    model_size=32,
+    colour=False,
+    deinterlace=False,
+):
+    """decode -> merge with ab = 0 (or a smooth colourful ab when ``colour``) -> encode ->
+    finalise, segment by segment. Returns (uri, plan)."""
     from vidcolor.video.decode import decode_segment
     from vidcolor.video.encode import EncodeSettings, encode_segment
     from vidcolor.video.mux import finalise
@@ -100,23 +111,27 @@ def round_trip(src, out_uri, *, codec="h264", segment_seconds=1.0, overlap=2, mo
     src = str(src)
     info = probe(src)
     plan = plan_segments(info, segment_seconds=segment_seconds, overlap=overlap)
-    settings = EncodeSettings(codec=codec)
+    settings = EncodeSettings(codec=codec, deinterlace=deinterlace)
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for seg in plan:
-            dec = decode_segment(src, seg, model_size=model_size)
+            dec = decode_segment(src, seg, model_size=model_size, deinterlace=deinterlace)
             assert len(dec.pts) == seg.n_decoded
             owned = dec.l_small[dec.own]
             assert len(owned) == seg.n_frames
             ab = np.zeros((len(owned), 2, *owned.shape[-2:]), np.float32)
+            if colour:  # saturated enough that some colours leave the gamut
+                ramp = np.linspace(-0.6, 0.6, owned.shape[-1], dtype=np.float32)
+                ab += np.stack([ramp, ramp[::-1]])[None, :, None, :]
             path = Path(tmp) / f"seg{seg.index:05d}{settings.segment_suffix()}"
             files.append(encode_segment(src, seg, ab, path, settings, info))
         written = finalise(src, files, str(out_uri), settings, info)
     return written, plan
 
 
-def assert_streams_intact(src, out) -> None:
-    """Same frames at the same times, monotonic DTS, every audio/subtitle packet bit-identical."""
+def assert_streams_intact(src, out, *, size: tuple[int, int] | None = None) -> None:
+    """Same frames at the same times, monotonic DTS, every audio/subtitle packet bit-identical.
+    ``size``: the output's (width, height) when it is not the source's display size (padding)."""
     s_in, s_out = streams(src), streams(out)
     assert [s["codec_type"] for s in s_in] == [s["codec_type"] for s in s_out]
     v_in = next(s for s in s_in if s["codec_type"] == "video")
@@ -125,7 +140,7 @@ def assert_streams_intact(src, out) -> None:
     w, h = (
         (v_in["height"], v_in["width"]) if rot_in in (90, 270) else (v_in["width"], v_in["height"])
     )
-    assert (v_out["width"], v_out["height"]) == (w, h)
+    assert (v_out["width"], v_out["height"]) == (size or (w, h))
 
     pts_in, pts_out = video_pts_seconds(src), video_pts_seconds(out)
     assert len(pts_out) == len(pts_in)

@@ -87,6 +87,12 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
         help="h264/h265 quality, lower is better (default: %(default)s)",
     )
     v.add_argument(
+        "--deinterlace",
+        action="store_true",
+        help="deinterlace with bwdif first (one frame out per frame in; the output is progressive "
+        "and its luma no longer the source's code for code)",
+    )
+    v.add_argument(
         "--smoothing",
         type=int,
         default=DEFAULTS["smoothing"],
@@ -171,6 +177,7 @@ def config_from_args(args: argparse.Namespace):
         model_size=args.model_size,
         codec=args.codec,
         crf=args.crf,
+        deinterlace=args.deinterlace,
         smoothing=args.smoothing,
         segment_seconds=args.segment_seconds,
         batch_size=args.batch_size,

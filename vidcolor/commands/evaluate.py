@@ -78,18 +78,9 @@ def _folder_images(root: Path) -> list[str]:
 
 
 def _video_frames(path: Path) -> Iterator:
-    import av
+    from vidcolor.video.frames import iter_display_frames
 
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VidcolorError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
-    except av.FFmpegError as err:
-        raise VidcolorError(f"{path}: not a readable video ({err})") from err
+    return iter_display_frames(str(path))
 
 
 def _frames(path: Path, kind: str, names: list[str] | None) -> Iterator[tuple[str, object]]:

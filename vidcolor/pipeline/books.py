@@ -76,6 +76,7 @@ class Books:
             return
         result = self.results[uri]
         result.output, result.scene_cuts = outcome["output"], outcome["scene_cuts"]
+        result.concealed = outcome["concealed"]
         result.thumbnail = outcome["thumbnail"] or None
         result.preview_png, result.preview_mp4 = outcome["preview_png"], outcome["preview_mp4"]
         self.done(uri)

@@ -8,7 +8,17 @@ from dataclasses import asdict, dataclass
 
 from vidcolor.errors import UsageError
 
-STATE_VERSION = 2  # bump when the state files' meaning changes, so old state is not reused
+# Fields that change the pixels of a segment (the output key hashes them).
+_PIXEL_FIELDS = (
+    "model_size",
+    "codec",
+    "crf",
+    "preset",
+    "smoothing",
+    "segment_seconds",
+    "deinterlace",
+)
+STATE_VERSION = 3  # bump when the state files' meaning changes, so old state is not reused
 MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (its autoscaling upper bound)
 
 
@@ -20,6 +30,7 @@ class PipelineConfig:
     codec: str = "h264"  # h264 | h265 | ffv1 | prores
     crf: int = 18  # h264/h265 quality (lower = better)
     preset: str = "veryfast"  # x264/x265 speed preset
+    deinterlace: bool = False  # bwdif before the model and the merge (decode and encode stages)
     smoothing: int = 3  # temporal window radius in frames; 0 = off
     segment_seconds: float = 10.0  # a video is cut into keyframe-aligned segments about this long
     batch_size: int = 16  # frames per model forward pass
@@ -75,15 +86,13 @@ class PipelineConfig:
     def encode_settings(self):
         from vidcolor.video.encode import EncodeSettings
 
-        return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset)
+        return EncodeSettings(
+            codec=self.codec, crf=self.crf, preset=self.preset, deinterlace=self.deinterlace
+        )
 
     def output_key(self, checkpoint_id: str) -> str:
         """Hash of everything that changes the pixels of a segment (not scheduling knobs)."""
-        fields = {
-            k: v
-            for k, v in asdict(self).items()
-            if k in ("model_size", "codec", "crf", "preset", "smoothing", "segment_seconds")
-        }
+        fields = {k: v for k, v in asdict(self).items() if k in _PIXEL_FIELDS}
         fields["checkpoint"] = checkpoint_id
         fields["inception_weights"] = self.inception_weights
         fields["state_version"] = STATE_VERSION

@@ -26,7 +26,7 @@ class ColouriseActor:
 
     def predict_row(self, row: dict) -> dict:
         """One row: ``l`` (N, 1, h, w) in; ``l``, ``times`` and ``ab`` (N, 2, h, w) float16 out."""
-        keep = {"l": row["l"], "times": row["times"]}  # smoothing needs both
+        keep = {k: row[k] for k in ("l", "times", "concealed")}  # for smoothing and the report
         if row["status"] != TODO:
             return with_payloads(row, **keep, ab=None)
         try:
@@ -38,7 +38,7 @@ class ColouriseActor:
                 ]
             )
         except Exception as err:  # noqa: BLE001 - a model failure fails this input, not the run
-            return with_payloads(failed(row, err), l=None, times=None, ab=None)
+            return with_payloads(failed(row, err), **dict.fromkeys(keep), ab=None)
         return with_payloads(row, **keep, ab=ab.astype(np.float16))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from vidcolor import storage
+from vidcolor.video.frames import fit_height, frames_at, iter_display_frames
 from vidcolor.video.probe import open_media, pick_video_stream
 
 SHEET_FRAMES = 4
@@ -23,68 +24,40 @@ def preview_uris(output_uri: str) -> tuple[str, str]:
     return f"{stem}.preview.png", f"{stem}.preview.mp4"
 
 
-def _size(width: int, height: int, target_h: int) -> tuple[int, int]:
-    w = max(2, round(width * target_h / height / 2) * 2)  # even, for yuv420p
-    return w, target_h
-
-
-def frames_at(uri: str, fractions: list[float], height: int) -> list[np.ndarray]:
-    """RGB frames at the given fractions of the duration (first frame at or after each time)."""
-    out = []
-    with open_media(uri) as container:
-        stream = pick_video_stream(container, uri)
-        duration = (container.duration or 0) / 1e6
-        tb = Fraction(stream.time_base)
-        start = stream.start_time or 0
-        for f in fractions:
-            target = start + int(duration * f / tb)
-            container.seek(target, stream=stream)
-            frame = None
-            for frame in container.decode(stream):
-                if frame.pts is not None and frame.pts >= target:
-                    break
-            if frame is not None:
-                w, h = _size(frame.width, frame.height, height)
-                out.append(frame.to_ndarray(format="rgb24", width=w, height=h))
-    return out
-
-
 def contact_sheet(before_uri: str, after_uri: str, n: int = SHEET_FRAMES) -> np.ndarray:
     """Top row: input frames; bottom row: the same moments colourised."""
     fractions = [(i + 0.5) / n for i in range(n)]
-    before = frames_at(before_uri, fractions, SHEET_HEIGHT)
-    after = frames_at(after_uri, fractions, SHEET_HEIGHT)
+    before = frames_at(before_uri, fractions=fractions, fit=fit_height(SHEET_HEIGHT))
+    after = frames_at(after_uri, fractions=fractions, fit=fit_height(SHEET_HEIGHT))
     k = min(len(before), len(after))
     return np.concatenate([np.hstack(before[:k]), np.hstack(after[:k])], axis=0)
 
 
 def side_by_side_clip(before_uri: str, after_uri: str, dst: str) -> None:
-    """The first seconds, input left and output right, as H.264."""
-    with open_media(before_uri) as a, open_media(after_uri) as b:
-        sa, sb = pick_video_stream(a, before_uri), pick_video_stream(b, after_uri)
-        rate = sa.average_rate or Fraction(25)
-        limit = max(1, int(CLIP_SECONDS * rate))
-        with storage.atomic_output(dst) as tmp, av.open(str(tmp), mode="w") as out:
-            stream = None
-            for i, (fa, fb) in enumerate(zip(a.decode(sa), b.decode(sb), strict=False)):
-                if i >= limit:
-                    break
-                w, h = _size(fa.width, fa.height, CLIP_HEIGHT)
-                pair = np.hstack(
-                    [
-                        fa.to_ndarray(format="rgb24", width=w, height=h),
-                        fb.to_ndarray(format="rgb24", width=w, height=h),
-                    ]
+    """The first seconds, input left and output right (both as displayed), as H.264."""
+    with open_media(before_uri) as a:
+        rate = pick_video_stream(a, before_uri).average_rate or Fraction(25)
+    limit = max(1, int(CLIP_SECONDS * rate))
+    fit = fit_height(CLIP_HEIGHT)
+    pairs = zip(
+        iter_display_frames(before_uri, fit), iter_display_frames(after_uri, fit), strict=False
+    )
+    with storage.atomic_output(dst) as tmp, av.open(str(tmp), mode="w") as out:
+        stream = None
+        for _, (fa, fb) in zip(range(limit), pairs, strict=False):
+            pair = np.hstack([fa, fb])
+            if stream is None:
+                stream = out.add_stream("libx264", rate=rate, options={"crf": "23"})
+                stream.width, stream.height, stream.pix_fmt = (
+                    pair.shape[1],
+                    pair.shape[0],
+                    "yuv420p",
                 )
-                if stream is None:
-                    stream = out.add_stream("libx264", rate=rate, options={"crf": "23"})
-                    stream.width, stream.height, stream.pix_fmt = 2 * w, h, "yuv420p"
-                frame = av.VideoFrame.from_ndarray(pair, format="rgb24")
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-            if stream is not None:
-                for packet in stream.encode(None):
-                    out.mux(packet)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pair, format="rgb24")):
+                out.mux(packet)
+        if stream is not None:
+            for packet in stream.encode(None):
+                out.mux(packet)
 
 
 def write_preview(before_uri: str, after_uri: str) -> tuple[str, str]:

@@ -21,6 +21,8 @@ class InputResult:
     frames: int = 0
     duration: float = 0.0  # seconds of video
     scene_cuts: list[dict] = field(default_factory=list)  # {'frame': i, 'time': seconds}
+    # frames the decoder could not decode (a broken or lost packet): shown as their neighbour
+    concealed: list[dict] = field(default_factory=list)  # {'frame': i, 'time': seconds}
     wall_time: float = 0.0  # seconds from the run's start until this output was written
     fps: float = 0.0  # frames / wall_time
     segments: int = 0

@@ -22,6 +22,8 @@ EMPTY = {
     "times": np.zeros((0,), np.float64),  # seconds from the video's start of each decoded frame
     "cut_frames": np.zeros((0,), np.int64),  # scene cuts on owned frames, index in the video
     "cut_times": np.zeros((0,), np.float64),
+    # owned frames the decoder concealed (lost or broken: a neighbour repeated): (index, seconds)
+    "concealed": np.zeros((0, 2), np.float64),
 }
 
 # What a row asks of the stages: work (todo), or nothing: all its segments were already done

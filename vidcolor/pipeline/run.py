@@ -140,9 +140,7 @@ def build_dataset(
     if until == "plan":
         return ds
     cpus = task_cpus(pool, config)
-    ds = ds.map(
-        load_row, fn_kwargs={"model_size": config.model_size}, num_cpus=cpus, memory=DECODE_MEMORY
-    )
+    ds = ds.map(load_row, fn_kwargs={"config": config}, num_cpus=cpus, memory=DECODE_MEMORY)
     ds = ds.map_batches(
         ColouriseActor,
         fn_constructor_kwargs={

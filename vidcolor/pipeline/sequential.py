@@ -31,7 +31,7 @@ def colourise_sequential(
             for row in plan_input(listed, output_root=str(output), config=config, config_key=key):
                 if row["status"] == TODO:
                     model = model or _model(config)
-                    row = load_row(row, model_size=config.model_size)
+                    row = load_row(row, config=config)
                     row = model.predict_row(row)
                     row = finish_row(row, config=config, output_root=str(output))
                 if (ready := books.consume(row)) is not None:

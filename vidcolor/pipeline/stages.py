@@ -35,13 +35,19 @@ def plan_batches(batch: dict[str, np.ndarray], **kwargs) -> Iterator[dict[str, n
             yield rows_to_batch([out])
 
 
-LOADERS = {"video": videos.decode_segment_row, "image": images.read_image_row}
-
-
-def load_row(row: dict, *, model_size: int) -> dict:
-    """The model's input: ``l`` (N, 1, h, w) float16 (and a video's frame ``times``)."""
-    out = LOADERS[row["kind"]](row, model_size=model_size) if row["kind"] in LOADERS else row
-    return with_payloads(out, l=out.get("l"), times=out.get("times"))
+def load_row(row: dict, *, config: PipelineConfig) -> dict:
+    """The model's input: ``l`` (N, 1, h, w) float16 (and a video's frame ``times`` and
+    ``concealed`` frames)."""
+    if row["kind"] == "video":
+        kw = {"deinterlace": config.deinterlace}
+        out = videos.decode_segment_row(row, model_size=config.model_size, **kw)
+    elif row["kind"] == "image":
+        out = images.read_image_row(row, model_size=config.model_size)
+    else:
+        out = row
+    return with_payloads(
+        out, l=out.get("l"), times=out.get("times"), concealed=out.get("concealed")
+    )
 
 
 def finish_row(

@@ -2,7 +2,7 @@
 
 ``plan.json`` is the video's plan (the source's description without per-frame lists, its segments,
 its first pts), written by the worker that probed it; ``seg-00012.mov`` (+ ``seg-00012.json``, its
-scene cuts) are finished segments, written by the workers that encoded them. Each file is written
+scene cuts and concealed frames) are finished segments, written by the workers that encoded them. Each file is written
 atomically and a segment after its cuts, so a segment file that exists is complete. The key hashes
 the input's identity and every setting that changes pixels, so a changed input or setting never
 reuses old segments.
@@ -62,7 +62,7 @@ class StateDir:
     def segment_uri(self, index: int) -> str:
         return f"{self.root}/seg-{index:05d}{self.suffix}"
 
-    def cuts_uri(self, index: int) -> str:
+    def notes_uri(self, index: int) -> str:
         return f"{self.root}/seg-{index:05d}.json"
 
     @property
@@ -82,14 +82,16 @@ class StateDir:
         names = {PurePosixPath(e.path).name for e in entries}
         return {i for i in range(n_segments) if PurePosixPath(self.segment_uri(i)).name in names}
 
-    def write_cuts(self, index: int, cuts: list[dict]) -> None:
-        storage.write_bytes_atomic(self.cuts_uri(index), json.dumps(cuts).encode())
+    def write_notes(self, index: int, notes: dict) -> None:
+        """What the report needs of a segment: its scene cuts and concealed frames."""
+        storage.write_bytes_atomic(self.notes_uri(index), json.dumps(notes).encode())
 
-    def cuts(self, index: int) -> list[dict]:
+    def notes(self, index: int) -> dict:
         try:
-            return json.loads(storage.read_bytes(self.cuts_uri(index)))
+            notes = json.loads(storage.read_bytes(self.notes_uri(index)))
         except (VidcolorError, ValueError):
-            return []  # cuts are report-only; a lost file must not block the resume
+            notes = {}  # report-only; a lost file must not block the resume
+        return {"cuts": notes.get("cuts", []), "concealed": notes.get("concealed", [])}
 
     def local_segment(self, index: int, tmp: Path) -> Path:
         """A local path to segment ``index`` (downloaded into ``tmp`` when the state is on S3)."""

@@ -14,7 +14,7 @@ from PIL import Image
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError, one_line
-from vidcolor.pipeline.preview import frames_at
+from vidcolor.video.frames import fit_height, frames_at
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _photo(uri: str) -> np.ndarray:
 
 
 def _middle_frame(uri: str) -> np.ndarray:
-    frames = frames_at(uri, [0.5], THUMB_HEIGHT)
+    frames = frames_at(uri, fractions=[0.5], fit=fit_height(THUMB_HEIGHT))
     if not frames:
         raise ValueError(f"{uri}: no frame decoded")
     return frames[0]

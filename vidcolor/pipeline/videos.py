@@ -29,13 +29,13 @@ def _state(row: dict, config: PipelineConfig) -> StateDir:
     return StateDir(row["state"], config.encode_settings().segment_suffix())
 
 
-def _decode(row: dict, *, model_size: int) -> dict:
+def _decode(row: dict, *, model_size: int, deinterlace: bool = False) -> dict:
     from vidcolor.errors import VidcolorError
     from vidcolor.video.decode import decode_segment
 
     plan = read_plan(row["state"])
     seg = plan.segments[row["segment"]]
-    decoded = decode_segment(row["input"], seg, model_size=model_size)
+    decoded = decode_segment(row["input"], seg, model_size=model_size, deinterlace=deinterlace)
     own = decoded.own
     if own.stop - own.start != seg.n_frames:
         raise VidcolorError(
@@ -43,14 +43,17 @@ def _decode(row: dict, *, model_size: int) -> dict:
             f"the probe found {seg.n_frames}"
         )
     times = (decoded.pts - plan.first_pts).astype(np.float64) * float(plan.source.time_base)
+    lost = np.searchsorted(decoded.pts, np.asarray(decoded.concealed, np.int64))
+    concealed = np.stack([row["first_frame"] + lost - own.start, times[lost].round(3)], axis=1)
     return with_payloads(
         {**row, "own_lo": own.start, "own_hi": own.stop},
         l=decoded.l_small.astype(np.float16),
         times=times,
+        concealed=concealed.astype(np.float64).reshape(-1, 2),
     )
 
 
-decode_segment_row = guarded(_decode, produces=("l", "times"))
+decode_segment_row = guarded(_decode, produces=("l", "times", "concealed"))
 
 
 def _smooth(row: dict, *, radius: int) -> dict:
@@ -70,10 +73,11 @@ def _smooth(row: dict, *, radius: int) -> dict:
         ab=ab[lo:hi].astype(np.float16),
         cut_frames=np.asarray([row["first_frame"] + c - lo for c in owned], np.int64),
         cut_times=np.asarray([round(float(row["times"][c]), 3) for c in owned], np.float64),
+        concealed=row["concealed"],
     )
 
 
-smooth_segment_row = guarded(_smooth, produces=("ab", "cut_frames", "cut_times"))
+smooth_segment_row = guarded(_smooth, produces=("ab", "cut_frames", "cut_times", "concealed"))
 
 
 def _encode(row: dict, *, config: PipelineConfig) -> dict:
@@ -89,7 +93,8 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
         {"frame": int(f), "time": float(t)}
         for f, t in zip(row["cut_frames"], row["cut_times"], strict=True)
     ]
-    state.write_cuts(index, cuts)
+    concealed = [{"frame": int(f), "time": float(t)} for f, t in np.asarray(row["concealed"])]
+    state.write_notes(index, {"cuts": cuts, "concealed": concealed})
     uri = state.segment_uri(index)
     with storage.atomic_output(uri) as tmp:
         encode_segment(
@@ -121,13 +126,16 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="vidcolor-join-") as tmp:
         files = [state.local_segment(i, Path(tmp)) for i in range(n)]
         output = finalise(row["input"], files, row["output"], config.encode_settings(), plan.source)
-    cuts = sorted((c for i in range(n) for c in state.cuts(i)), key=lambda c: c["frame"])
+    notes = [state.notes(i) for i in range(n)]
+    cuts = sorted((c for note in notes for c in note["cuts"]), key=lambda c: c["frame"])
+    concealed = sorted((c for note in notes for c in note["concealed"]), key=lambda c: c["frame"])
     size = storage.size_of(output)
     state.remove()
     png, mp4 = _previews(row["input"], output) if config.preview else (None, None)
     return {
         "output": output,
         "scene_cuts": cuts,
+        "concealed": concealed,
         "bytes": size,
         "thumbnail": thumbnail_or_warn(row["input"], output, output_root, row["relpath"]),
         "preview_png": relative_to(output_root, png),

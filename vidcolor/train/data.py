@@ -72,7 +72,8 @@ def decode_image(data: bytes, uri: str, max_side: int = 1024) -> np.ndarray:
 
 def sample_video_frames(uri: str, count: int, max_side: int = 1024) -> list[np.ndarray]:
     """``count`` evenly spaced frames of a video as uint8 RGB, through the video engine's probe."""
-    from vidcolor.video.probe import open_media, probe
+    from vidcolor.video.frames import frames_at
+    from vidcolor.video.probe import probe
 
     info = probe(uri)
     pts = info.frame_pts
@@ -81,26 +82,11 @@ def sample_video_frames(uri: str, count: int, max_side: int = 1024) -> list[np.n
     count = min(count, len(pts))
     targets = [pts[int((i + 0.5) * len(pts) / count)] for i in range(count)]
     scale = min(1.0, max_side / max(info.width, info.height))
-    width, height = (max(2, int(info.width * scale)), max(2, int(info.height * scale)))
-    frames: list[np.ndarray] = []
-    with open_media(uri) as container:
-        stream = container.streams.video[0] if info.video_index is None else None
-        stream = stream or next(s for s in container.streams if s.index == info.video_index)
-        stream.thread_type = "AUTO"
-        for target in targets:
-            # seek lands on the keyframe before: decode and drop frames until pts reaches target.
-            container.seek(target, stream=stream)
-            for frame in container.decode(stream):
-                if frame.pts is not None and frame.pts >= target:
-                    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-                    frames.append(_apply_rotation(rgb, info.rotation))
-                    break
-    return frames
 
+    def fit(width: int, height: int) -> tuple[int, int]:
+        return max(2, int(width * scale)), max(2, int(height * scale))
 
-def _apply_rotation(rgb: np.ndarray, rotation: int) -> np.ndarray:
-    turns = (rotation // 90) % 4  # display matrix: degrees counter-clockwise
-    return np.ascontiguousarray(np.rot90(rgb, k=turns)) if turns else rgb
+    return frames_at(uri, targets, fit=fit)
 
 
 def random_resized_crop(

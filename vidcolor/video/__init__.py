@@ -12,7 +12,7 @@ import importlib
 _EXPORTS = {
     "DecodedSegment": "decode",
     "decode_segment": "decode",
-    "iter_full_l": "decode",
+    "iter_luma": "decode",
     "model_resolution": "decode",
     "EncodeSettings": "encode",
     "encode_segment": "encode",

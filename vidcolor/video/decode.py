@@ -1,14 +1,18 @@
-"""Decode one segment: small normalised L for the model, full-resolution L* for the final merge.
+"""Decode one segment: small normalised L for the model; the stored luma for the final merge.
 
-Both outputs are in display orientation (the display matrix is applied). swscale does the resize
-and the YUV->RGB conversion (honouring the frame's matrix and range); vidcolor.color does RGB->L*.
-Full frames never leave this process: the encoder re-decodes its segment with ``iter_full_l``.
+Both outputs are in display orientation (the display matrix is applied). For the model, swscale
+does the resize and the YUV->RGB conversion (honouring the frame's matrix and range) and
+vidcolor.color does RGB->L*. Full frames never leave this process: the encoder re-decodes its
+segment with ``iter_luma``. A packet that fails to decode does not fail the film: its frame is
+concealed by repeating a neighbour (``DecodedSegment.concealed`` lists them).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import numpy as np
@@ -17,8 +21,12 @@ import torch
 from vidcolor import color
 from vidcolor.errors import VidcolorError
 from vidcolor.models.generator import model_resolution
+from vidcolor.video.frames import frame_rotation
+from vidcolor.video.planes import luma_bits, luma_plane, to_display
 from vidcolor.video.probe import open_media, pick_video_stream
 from vidcolor.video.segments import Segment
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 16  # frames converted to L* at once: bounds the float working memory
 
@@ -29,6 +37,8 @@ class DecodedSegment:
     l_small: np.ndarray  # float32 (N, 1, h, w), normalised L at model resolution
     own: slice  # rows of pts/l_small owned by the segment (the rest is context)
     full_size: tuple[int, int]  # (H, W) as displayed
+    # pts of owned frames that were concealed: lost (a neighbour repeated) or decoded with errors
+    concealed: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -36,17 +46,12 @@ class _Frame:
     pts: int
     duration: int
     frame: av.VideoFrame
-
-
-def _rotation(frame: av.VideoFrame) -> int:
-    return int(round(frame.rotation or 0)) % 360
+    concealed: bool = False
+    rotation: int = 0  # display rotation of the decoded frame (a filter graph may drop it)
 
 
 def _to_display(arr: np.ndarray, rotation: int) -> np.ndarray:
-    # Display matrix rotation is counter-clockwise, as is np.rot90 with positive k.
-    if rotation % 90:
-        raise VidcolorError(f"unsupported display rotation {rotation} degrees")
-    return np.ascontiguousarray(np.rot90(arr, k=rotation // 90)) if rotation else arr
+    return np.ascontiguousarray(to_display(arr, rotation)) if rotation else arr
 
 
 def _src_range(frame: av.VideoFrame):
@@ -54,38 +59,109 @@ def _src_range(frame: av.VideoFrame):
     return frame.color_range if int(frame.color_range) == 2 else None
 
 
-def _iter_frames(uri: str, seg: Segment, *, owned_only: bool) -> Iterator[_Frame]:
-    """Decoded frames of ``seg`` in pts order: context+owned, or owned only."""
+def _decoded(container, stream, lo: int, hi: int | None, expected: set[int]) -> Iterator:
+    """Decoded frames, decoder output order. A packet the decoder rejects is skipped and decoding
+    goes on, as ffmpeg does; the pts of every packet in [lo, hi) go into ``expected`` so frames
+    lost that way can be filled in."""
+    for packet in container.demux(stream):
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if pts is not None and lo <= pts and (hi is None or pts < hi):
+            expected.add(pts)
+        try:
+            frames = stream.decode(packet)
+        except av.FFmpegError as err:
+            # With frame threads the error can surface a packet or two later: the frame that
+            # really went missing is found (and filled) by its pts.
+            log.warning("decoding failed near pts %s (%s): concealing", pts, err)
+            continue
+        yield from frames
+
+
+def _fill(expected: set[int], after: int | None, before: float, source: _Frame) -> Iterator[_Frame]:
+    """Copies of ``source`` for the expected pts in (after, before) that no frame came for."""
+    lost = sorted(p for p in expected if (after is None or p > after) and p < before)
+    for pts in lost:
+        yield _Frame(pts=pts, duration=source.duration, frame=source.frame, concealed=True)
+
+
+def _iter_frames(
+    uri: str, seg: Segment, *, owned_only: bool, deinterlace: bool = False
+) -> Iterator[_Frame]:
+    """Frames of ``seg`` in pts order: context+owned, or owned only. A frame the decoder loses is
+    replaced by its neighbour (the one before, or after at the start), so count and pts stay."""
     lo = seg.start_pts if owned_only else seg.context_start_pts
     hi = seg.end_pts if owned_only else seg.context_end_pts
     with open_media(uri) as container:
         stream = pick_video_stream(container, uri)
+        frames = _frames_in(container, stream, seg, lo, hi)
         try:
-            for attempt in ("seek", "from_start"):
-                if attempt == "seek" and seg.index > 0:
-                    container.seek(seg.seek_pts, stream=stream)
-                elif attempt == "from_start":
-                    # The demuxer's index put us past our first frame: decode from the start.
-                    container.seek(0, stream=stream, backward=True, any_frame=False)
-                landed_late = False
-                first = True
-                for frame in container.decode(stream):
-                    pts = frame.pts
-                    if pts is None:
-                        continue
-                    if first and pts > lo and attempt == "seek" and seg.index > 0:
-                        landed_late = True
-                        break
-                    first = False
-                    if pts < lo:
-                        continue
-                    if hi is not None and pts >= hi:
-                        break
-                    yield _Frame(pts=pts, duration=frame.duration or 0, frame=frame)
-                if not landed_late:
-                    return
+            yield from _deinterlaced(frames, stream) if deinterlace else frames
         except av.FFmpegError as err:
             raise VidcolorError(f"{uri}: decode failed in segment {seg.index} ({err})") from err
+
+
+def _deinterlaced(frames: Iterator[_Frame], stream) -> Iterator[_Frame]:
+    """bwdif through PyAV's filter graph, one frame out per frame in: count and pts unchanged."""
+    graph = av.filter.Graph()
+    chain = [
+        graph.add_buffer(template=stream),
+        graph.add("bwdif", "mode=send_frame:parity=auto:deint=all"),
+        graph.add("buffersink"),
+    ]
+    chain[0].link_to(chain[1])
+    chain[1].link_to(chain[2])
+    graph.configure()
+    waiting: deque[_Frame] = deque()
+
+    def pulled() -> Iterator[_Frame]:
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            item = waiting.popleft()  # bwdif keeps order; its time base differs, our pts stay
+            yield _Frame(item.pts, item.duration, frame, item.concealed, item.rotation)
+
+    for item in frames:
+        graph.push(item.frame)
+        waiting.append(item)
+        yield from pulled()
+    graph.push(None)
+    yield from pulled()
+
+
+def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iterator[_Frame]:
+    """Decode [lo, hi) after seeking for ``seg``; lost frames filled (see ``_iter_frames``)."""
+    for attempt in ("seek", "from_start"):
+        if attempt == "seek" and seg.index > 0:
+            container.seek(seg.seek_pts, stream=stream)
+        elif attempt == "from_start":
+            # The demuxer's index put us past our first frame: decode from the start.
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            stream.codec_context.flush_buffers()
+        expected: set[int] = set()
+        landed_late = False
+        prev: _Frame | None = None
+        for frame in _decoded(container, stream, lo, hi, expected):
+            pts = frame.pts
+            if pts is None:
+                continue
+            if prev is None and pts > lo and attempt == "seek" and seg.index > 0:
+                if lo not in expected:  # not lost: the seek really went too far
+                    landed_late = True
+                    break
+            if pts < lo or (prev is not None and pts <= prev.pts):
+                continue  # before the range, or a late frame whose place was already filled
+            if hi is not None and pts >= hi:
+                break
+            item = _Frame(pts, frame.duration or 0, frame, frame.is_corrupt, frame_rotation(frame))
+            yield from _fill(expected, prev.pts if prev else None, pts, prev or item)
+            yield item
+            prev = item
+        if not landed_late:
+            if prev is not None:
+                yield from _fill(expected, prev.pts, float("inf"), prev)
+            return
 
 
 def _rgb_to_l(rgb: np.ndarray) -> torch.Tensor:
@@ -95,11 +171,15 @@ def _rgb_to_l(rgb: np.ndarray) -> torch.Tensor:
     return color.rgb_to_lab(x)[..., 0, :, :]
 
 
-def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegment:
-    """Decode ``seg`` (context included) to normalised L at model resolution."""
+def decode_segment(
+    uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False
+) -> DecodedSegment:
+    """Decode ``seg`` (context included) to normalised L at model resolution; ``deinterlace``
+    runs bwdif first (pass the same value the encoder's ``EncodeSettings.deinterlace`` has)."""
     pts: list[int] = []
     chunks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
+    concealed: list[int] = []
     full_size = None
     target = None
     rotation = 0
@@ -110,10 +190,10 @@ def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegm
             chunks.append(color.normalize_l(l_star).unsqueeze(1).numpy())
             pending.clear()
 
-    for item in _iter_frames(uri, seg, owned_only=False):
+    for item in _iter_frames(uri, seg, owned_only=False, deinterlace=deinterlace):
         frame = item.frame
         if target is None:
-            rotation = _rotation(frame)
+            rotation = item.rotation
             h, w = frame.height, frame.width
             if rotation in (90, 270):
                 h, w = w, h
@@ -129,6 +209,8 @@ def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegm
         )
         pending.append(_to_display(rgb, rotation))
         pts.append(item.pts)
+        if item.concealed:
+            concealed.append(item.pts)
         if len(pending) >= _CHUNK:
             flush()
     flush()
@@ -142,29 +224,36 @@ def decode_segment(uri: str, seg: Segment, model_size: int = 256) -> DecodedSegm
         l_small=np.concatenate(chunks).astype(np.float32, copy=False),
         own=slice(own_lo, own_hi),
         full_size=full_size,
+        concealed=[p for p in concealed if seg.start_pts <= p < (seg.end_pts or float("inf"))],
     )
 
 
-def _full_rgb(frame: av.VideoFrame, high_bit: bool) -> np.ndarray:
-    rgb = frame.to_ndarray(
-        format="rgb48le" if high_bit else "rgb24", src_color_range=_src_range(frame)
-    )
-    return _to_display(rgb, _rotation(frame))
+@dataclass
+class LumaFrame:
+    pts: int
+    duration: int
+    y: np.ndarray  # (H, W) luma codes as stored, display orientation, uint8 or uint16
+    bits: int  # of the codes in ``y``
+    concealed: bool
 
 
-def iter_full_frames(uri: str, seg: Segment) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(pts, duration, full-res CIE L* float32 (H, W)) of the owned frames, display orientation.
+def iter_luma(
+    uri: str, seg: Segment, *, matrix: int = 1, full_range: bool = False, deinterlace: bool = False
+) -> Iterator[LumaFrame]:
+    """The owned frames of ``seg`` as their stored luma codes, display orientation.
 
-    Sources deeper than 8 bit go through 16-bit RGB so 10-bit precision reaches L*.
-    """
-    for item in _iter_frames(uri, seg, owned_only=True):
-        fmt = item.frame.format
-        high_bit = max(c.bits for c in fmt.components) > 8
-        l_star = _rgb_to_l(_full_rgb(item.frame, high_bit)[None])[0]
-        yield item.pts, item.duration, l_star.numpy()
-
-
-def iter_full_l(uri: str, seg: Segment) -> Iterator[tuple[int, np.ndarray]]:
-    """(pts, full-res CIE L* float32 (H, W)) for the owned frames of ``seg``, re-decoded."""
-    for pts, _, l_star in iter_full_frames(uri, seg):
-        yield pts, l_star
+    Sources without a luma plane (RGB, palette) are converted with ``matrix``/``full_range``, the
+    ones the output is tagged with."""
+    for item in _iter_frames(uri, seg, owned_only=True, deinterlace=deinterlace):
+        frame = item.frame
+        bits = luma_bits(frame.format)
+        if bits is None:
+            deep = max(c.bits for c in frame.format.components) > 8
+            frame = frame.reformat(
+                format="yuv444p10le" if deep else "yuv444p",
+                dst_colorspace=matrix,
+                dst_color_range=2 if full_range else 1,
+            )
+            bits = 10 if deep else 8
+        y = to_display(luma_plane(frame), item.rotation)
+        yield LumaFrame(item.pts, item.duration, y, bits, item.concealed)

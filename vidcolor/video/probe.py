@@ -36,6 +36,10 @@ class StreamInfo:
     rotation: int | None = None  # degrees counter-clockwise, as the display matrix says
     colorspace: int | None = None  # AVColorSpace of the first frame (decoded matrix)
     color_range: int | None = None
+    color_primaries: int | None = None  # AVColorPrimaries of the first frame (2 = unspecified)
+    color_trc: int | None = None  # AVColorTransferCharacteristic of the first frame
+    sample_aspect_ratio: str | None = None  # exact 'num/den'; None = square/unknown
+    field_order: str | None = None  # 'progressive' | 'tt' | 'bb' | 'tb' | 'bt'; None = unknown
     frame_count: int | None = None
     keyframes: list[int] = field(default_factory=list)  # pts
     # audio
@@ -190,6 +194,12 @@ def probe(uri: str) -> VideoInfo:
             raise VidcolorError(f"{uri}: corrupt video stream ({_reason(err)})") from err
         if not pts_list or first_frame is None:
             raise VidcolorError(f"{uri}: video stream has no decodable frames")
+        if vstream.frames and len(pts_list) < vstream.frames:
+            # Lost packets are concealed when decoding; a file cut short is not a film to finish.
+            raise VidcolorError(
+                f"{uri}: truncated: the index lists {vstream.frames} frames, "
+                f"only {len(pts_list)} are in the file"
+            )
 
         if first_frame.format is not None:
             vinfo.pix_fmt = first_frame.format.name
@@ -198,6 +208,7 @@ def probe(uri: str) -> VideoInfo:
         vinfo.rotation = int(round(first_frame.rotation or 0)) % 360
         vinfo.colorspace = int(first_frame.colorspace)
         vinfo.color_range = int(first_frame.color_range)
+        _scan_properties(vinfo, vstream, first_frame)
         pts_list.sort()
         key_list.sort()
         vinfo.frame_count = len(pts_list)
@@ -234,6 +245,23 @@ def codec_threads() -> int:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
         return os.cpu_count() or 1
+
+
+_FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
+
+
+def _scan_properties(vinfo: StreamInfo, vstream, first_frame) -> None:
+    """Primaries, transfer, sample aspect ratio and field order, as the first frame left them."""
+    vinfo.color_primaries = int(first_frame.color_primaries)
+    vinfo.color_trc = int(first_frame.color_trc)
+    ctx = vstream.codec_context
+    sar = vstream.sample_aspect_ratio or ctx.sample_aspect_ratio
+    if sar and Fraction(sar) > 0:
+        vinfo.sample_aspect_ratio = _fraction_str(sar)
+    order = _FIELD_ORDERS.get(int(ctx.field_order or 0))
+    if order is None and first_frame.interlaced_frame:
+        order = "tt"  # interlaced without a stated order: top field first is the common case
+    vinfo.field_order = order
 
 
 def pick_video_stream(container, uri: str):

@@ -1,0 +1,147 @@
+"""The Y'CbCr merge: source luma kept code for code, chroma from exact colour maths, tags."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from skimage import color as skcolor
+from test_video_support import X264, make_testsrc, round_trip, streams
+from test_video_support import grey_clip as make_grey_clip
+
+from vidcolor import color
+
+
+def ffmpeg_luma(path, pix_fmt: str, width: int, height: int) -> np.ndarray:
+    """Every frame's luma (N, H, W) as ffmpeg itself decodes it: raw frames in their own pixel
+    format (no conversion), plane 0 cut out."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    import av
+
+    fmt = av.VideoFormat(pix_fmt, width, height)
+    frame_bytes = sum(c.width * c.height for c in fmt.components) * (2 if "10" in pix_fmt else 1)
+    dtype = np.uint16 if "10" in pix_fmt else np.uint8
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, frame_bytes)
+    luma_bytes = width * height * np.dtype(dtype).itemsize
+    return frames[:, :luma_bytes].copy().view(dtype).reshape(-1, height, width)
+
+
+def _full_range_clip(tmp_path):
+    return make_testsrc(
+        tmp_path / "full.mp4",
+        pix_fmt="yuvj420p",
+        extra=[*X264, "-color_range", "pc"],
+    )
+
+
+@pytest.mark.parametrize("case", ["grey_8bit", "full_range_8bit", "10bit"])
+def test_ffv1_output_keeps_source_luma_bit_exact(case, bigbuckbunny, tmp_path):
+    if case == "grey_8bit":
+        src, pix_in = make_grey_clip(bigbuckbunny), "yuv420p"
+    elif case == "full_range_8bit":
+        src, pix_in = _full_range_clip(tmp_path), "yuvj420p"
+    else:
+        src = make_testsrc(tmp_path / "10.mp4", pix_fmt="yuv422p10le", extra=X264)
+        pix_in = "yuv422p10le"
+    out, _ = round_trip(src, tmp_path / "out.mkv", codec="ffv1", colour=True)
+    v_in, v_out = streams(src)[0], streams(out)[0]
+    w, h = v_in["width"], v_in["height"]
+    pix_out = "yuv444p10le" if case == "10bit" else "yuv444p"
+    assert v_out["pix_fmt"] == pix_out
+    ours, ffmpegs = ffmpeg_luma(out, pix_out, w, h), ffmpeg_luma(src, pix_in, w, h)
+    assert ours.shape == ffmpegs.shape and len(ours) >= 50
+    assert np.array_equal(ours, ffmpegs)
+    # The colour really went in: the chroma planes are far from neutral.
+    chroma = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", out, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+         "yuv444p", "-"], capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    cb = np.frombuffer(chroma, np.uint8)[w * h : 2 * w * h]
+    assert np.abs(cb.astype(int) - 128).max() > 20
+
+
+def _reference_chroma(l_star, a, b, fmt: color.YCbCrFormat) -> np.ndarray:
+    """Cb, Cr codes through skimage's lab2rgb and the textbook colour-difference formulas."""
+    rgb = skcolor.lab2rgb(np.stack([l_star, a, b], -1).astype(np.float64))
+    r, g, bl = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = fmt.kr * r + (1 - fmt.kr - fmt.kb) * g + fmt.kb * bl
+    pb, pr = (bl - y) / (2 * (1 - fmt.kb)), (r - y) / (2 * (1 - fmt.kr))
+    return np.stack([fmt.chroma_code(torch.from_numpy(c)).numpy() for c in (pb, pr)])
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        color.YCbCrFormat(0.2126, 0.0722),
+        color.YCbCrFormat(0.299, 0.114, bits=10),
+        color.YCbCrFormat(0.2126, 0.0722, full_range=True),
+    ],
+)
+def test_chroma_matches_skimage_reference(fmt):
+    rng = np.random.default_rng(1)
+    scale = 1 << (fmt.bits - 8)
+    lo, hi = (0, fmt.max_code) if fmt.full_range else (16 * scale, 235 * scale)
+    y = torch.from_numpy(rng.integers(lo, hi + 1, (40, 50)).astype(np.int32))
+    ab = torch.from_numpy(rng.uniform(-25, 25, (2, 40, 50)).astype(np.float32))
+    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).numpy()
+    # L* of a grey equals skimage's for the same R'=G'=B'
+    grey = fmt.luma_unit(y.double()).numpy()
+    assert np.abs(skcolor.rgb2lab(np.repeat(grey[..., None], 3, -1))[..., 0] - l_star).max() < 1e-3
+    ours = color.chroma_from_luma(y, 1, ab, fmt).numpy()
+    ref = _reference_chroma(l_star, ab[0].numpy(), ab[1].numpy(), fmt)
+    in_gamut = np.all(
+        (skcolor.lab2rgb(np.stack([l_star, *ab.numpy()], -1)) > 1e-3)
+        & (skcolor.lab2rgb(np.stack([l_star, *ab.numpy()], -1)) < 1 - 1e-3),
+        -1,
+    )
+    assert in_gamut.mean() > 0.5
+    assert np.abs(ours - ref)[:, in_gamut].max() <= 1
+    # grey in, neutral chroma out, exactly
+    neutral = color.chroma_from_luma(y, 1, torch.zeros_like(ab), fmt)
+    assert torch.all(neutral == (1 << (fmt.bits - 1)))
+
+
+def test_out_of_gamut_loses_chroma_not_hue():
+    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    y = torch.full((1, 1), 120, dtype=torch.int32)
+    wild = torch.tensor([[[120.0]], [[-120.0]]])
+    cb, cr = color.chroma_from_luma(y, 1, wild, fmt).flatten().tolist()
+    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).item()
+    half = _reference_chroma(np.array([l_star]), np.array([60.0]), np.array([-60.0]), fmt)[:, 0]
+    # Same direction as half the chroma (magenta-blue), and inside the legal range.
+    assert (cb - 128) * (half[0] - 128) > 0 and (cr - 128) * (half[1] - 128) > 0
+    assert 16 <= cb <= 240 and 16 <= cr <= 240
+
+
+def test_colour_error_against_old_exact_merge_is_small(bigbuckbunny):
+    """Real 720p frames, their own colours as the prediction: the Y'CbCr merge (source Y' kept,
+    chroma at 4:2:0) stays within the error the old exact RGB merge had after its own 4:2:0."""
+    from benchmarks.stages import merge_colour_error
+
+    error = merge_colour_error(bigbuckbunny, 3, (256, 448))
+    assert error["frames"] == 3
+    assert 0 < error["new"] < 1.0, error
+    assert error["new"] <= error["old420"] + 0.1, error
+
+
+def test_gamut_fit_by_table_matches_the_per_pixel_search():
+    """Saturated colours (mostly out of gamut): the looked-up chroma limit gives the chroma the
+    bisection of color.fit_to_gamut finds. Near a channel's zero the sRGB curve is steep (12.92),
+    so a hair of chroma can move Cb/Cr by a few codes there: judged by the share within 1."""
+    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    rng = np.random.default_rng(2)
+    y = torch.from_numpy(rng.integers(30, 230, (30, 40)).astype(np.int32))
+    ab = torch.from_numpy(rng.uniform(-110, 110, (2, 30, 40)).astype(np.float32))
+    ours = color.chroma_from_luma(y, 1, ab, fmt).numpy()
+    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).float()
+    fitted = color.fit_to_gamut(torch.cat((l_star[None], ab)), steps=16).numpy()
+    assert np.abs(fitted[1:] - ab.numpy()).max() > 20  # the fit really had work to do
+    ref = _reference_chroma(fitted[0], fitted[1], fitted[2], fmt)
+    diff = np.abs(ours - ref)
+    assert (diff <= 1).mean() > 0.99 and diff.max() <= 4, np.histogram(diff)
