@@ -180,20 +180,18 @@ def _smooth_along_flow(
 
     n, _, h, w = ab.shape
     grid = flow.pixel_grid(h, w)
-    steps = _flow_steps(flow.l_to_uint8(l[:, 0]), shot, grid)
-    # What is sampled from a frame, channels last and padded to 4 for OpenCV: a, b, L, 0.
-    zero = np.zeros((h, w), np.float32)
-    frames = [cv2.merge([ab[i, 0], ab[i, 1], l[i, 0], zero]) for i in range(n)]
+    near = _Neighbourhood(ab, l, shot, grid)
     time_weight = _temporal_weights(config)
     minus_inv_2luma = np.float32(-1.0 / (2.0 * config.luma_sigma**2))
     out = np.empty_like(ab)
     for i in range(n):
+        near.forget_before(i - config.radius)
         num_a, num_b = ab[i, 0].copy(), ab[i, 1].copy()  # frame i's own weight is 1
         den = np.ones((h, w), np.float32)
         for direction in (1, -1):  # always this order, so any slice of the video sums alike
             (x, y), trust, j = grid, np.ones((h, w), np.float32), i
             for d in range(1, config.radius + 1):
-                step = steps[direction].get(j)
+                step = near.step(j, direction)
                 if step is None:  # end of the frames, or a cut: the chain stops
                     break
                 dx, dy, step_trust, _ = cv2.split(flow.sample(step, x, y))
@@ -202,7 +200,7 @@ def _smooth_along_flow(
                 j += direction
                 # Interpolated flow can land a trusted pixel a fraction of a pixel outside the
                 # frame: take the edge's colour there, not black (trust goes to 0 further out).
-                seen = flow.sample(frames[j], x, y, edge="replicate")
+                seen = flow.sample(near.frame(j), x, y, edge="replicate")
                 seen_a, seen_b, seen_l, _ = cv2.split(seen)
                 weight = seen_l - l[i, 0]  # then in place: no temporaries in the hot loop
                 np.multiply(weight, weight, out=weight)
@@ -218,22 +216,49 @@ def _smooth_along_flow(
     return out
 
 
-def _flow_steps(
-    l8: np.ndarray, shot: np.ndarray, grid: tuple[np.ndarray, np.ndarray]
-) -> dict[int, dict[int, np.ndarray]]:
-    """steps[+1][k]: (h, w, 4) float32 (dx, dy, trusted, 0) from frame k to k+1; steps[-1][k]
-    from k to k-1. Only between frames of one shot."""
-    import cv2
+class _Neighbourhood:
+    """What the flow method samples around frame i, made when first asked for and dropped once i
+    has moved past it, so memory holds ~2 * radius frames rather than the whole segment (a 10 s
+    segment of 448x256 frames would need ~1.4 GB for every step and frame at once)."""
 
-    from vidcolor.flow import FlowEstimator, trusted
+    def __init__(self, ab: np.ndarray, l: np.ndarray, shot: np.ndarray, grid) -> None:  # noqa: E741
+        from vidcolor.flow import FlowEstimator, l_to_uint8
 
-    estimate = FlowEstimator()
-    zero = np.zeros(l8.shape[1:], np.float32)
-    steps: dict[int, dict[int, np.ndarray]] = {1: {}, -1: {}}
-    for k in range(len(l8) - 1):
-        if shot[k] != shot[k + 1]:
-            continue
-        fwd, bwd = estimate(l8[k], l8[k + 1]), estimate(l8[k + 1], l8[k])
-        steps[1][k] = cv2.merge([*cv2.split(fwd), trusted(fwd, bwd, grid), zero])
-        steps[-1][k + 1] = cv2.merge([*cv2.split(bwd), trusted(bwd, fwd, grid), zero])
-    return steps
+        self.ab, self.l, self.shot, self.grid = ab, l, shot, grid
+        self.l8 = l_to_uint8(l[:, 0])
+        self.estimate = FlowEstimator()
+        self.zero = np.zeros(l.shape[2:], np.float32)
+        self.pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.frames: dict[int, np.ndarray] = {}
+
+    def step(self, j: int, direction: int) -> np.ndarray | None:
+        """(h, w, 4) float32 (dx, dy, trusted, 0) from frame j to j + direction; None at the
+        ends and across a cut. Each pair's flow depends on its two frames only."""
+        k = j if direction == 1 else j - 1  # the pair (k, k + 1)
+        if k < 0 or k + 1 >= len(self.l8) or self.shot[k] != self.shot[k + 1]:
+            return None
+        if k not in self.pairs:
+            import cv2
+
+            from vidcolor.flow import trusted
+
+            fwd = self.estimate(self.l8[k], self.l8[k + 1])
+            bwd = self.estimate(self.l8[k + 1], self.l8[k])
+            self.pairs[k] = (
+                cv2.merge([*cv2.split(fwd), trusted(fwd, bwd, self.grid), self.zero]),
+                cv2.merge([*cv2.split(bwd), trusted(bwd, fwd, self.grid), self.zero]),
+            )
+        return self.pairs[k][0 if direction == 1 else 1]
+
+    def frame(self, j: int) -> np.ndarray:
+        """Frame j as OpenCV samples it: channels last, padded to 4 (a, b, L, 0)."""
+        if j not in self.frames:
+            import cv2
+
+            self.frames[j] = cv2.merge([self.ab[j, 0], self.ab[j, 1], self.l[j, 0], self.zero])
+        return self.frames[j]
+
+    def forget_before(self, first: int) -> None:
+        for cache in (self.pairs, self.frames):
+            for key in [k for k in cache if k < first]:
+                del cache[key]
