@@ -87,7 +87,12 @@ class _ShotPairs:
         self.frames = 0
 
     def update(self, rgb: np.ndarray) -> None:
-        lab = rgb_uint8_to_lab(torch.from_numpy(np.ascontiguousarray(rgb))).double().numpy()
+        self.update_lab(rgb_uint8_to_lab(torch.from_numpy(np.ascontiguousarray(rgb))))
+
+    def update_lab(self, lab: torch.Tensor) -> None:
+        """The same from a frame already in Lab (3, H, W), as :func:`rgb_uint8_to_lab` gives it:
+        several metrics of one frame then share one conversion (the costly part)."""
+        lab = lab.double().numpy()
         lum, ab = normalize_l(lab[:1]), lab[1:]
         if self.prev is not None:
             prev_l, prev_ab = self.prev
