@@ -46,13 +46,18 @@ def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_pat
     (rows,) = smoothing["tables"].values()
     assert [r["version"] for r in rows] == [
         "true colours (reference)",
-        "smoothing off",
-        "smoothing on (radius 3)",
+        "smoothing off (per frame)",
+        "old: in-place window, radius 3",
+        "new: motion-compensated, radius 3",
+        "new: motion-compensated, radius 6",
     ]
     assert all(r["frames"] == 25 and math.isfinite(r["CDC"]) for r in rows)
-    assert rows[1]["ab-PSNR dB"] > 10 and rows[2]["ab-PSNR dB"] > 10
-    # Smoothing averages ab over neighbours: it cannot add frame-to-frame change.
-    assert rows[2]["flicker"] <= rows[1]["flicker"]
+    assert all(math.isfinite(r["warping error"]) for r in rows)
+    assert all(r["ab-PSNR dB"] > 10 for r in rows[1:])
+    # Smoothing along motion averages colour along the flow it then measures: it cannot add to it.
+    assert rows[3]["warping error"] <= rows[1]["warping error"]
+    cost = next(k for k in rows[3] if k.startswith("smoothing CPU ms/frame"))
+    assert rows[1][cost] == 0 and rows[3][cost] > 0
 
     text = results_md.read_text()
     assert training_rows in text

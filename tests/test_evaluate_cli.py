@@ -111,6 +111,7 @@ def test_videos_frame_by_frame(run_cli, clips):
     assert m["colourfulness"] < 2 and m["colourfulness_ratio"] < 0.1  # the grey copy has no colour
     assert 15 < m["psnr"] < 60 and 0 < m["ssim"] < 1 and m["ab_psnr"] < 40
     assert m["cdc"] >= 0 and m["flicker"] < 1 and report["cuts"] == []
+    assert 0 <= m["warping_error"] <= m["flicker"]  # a default metric, next to flicker
     # No reference: the no-reference metrics on the colour clip, printed as a table.
     res = run_cli("evaluate", "-c", clips / "ref.mp4", "--metrics", "colourfulness,cdc", "flicker")
     assert res.returncode == 0, res.stderr

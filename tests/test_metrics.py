@@ -12,6 +12,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from vidcolor.metrics import (
     CDC,
     Flicker,
+    WarpingError,
     ab_psnr,
     cdc,
     colourfulness,
@@ -20,6 +21,8 @@ from vidcolor.metrics import (
     js_divergence,
     psnr,
     ssim,
+    warping_error,
+    warping_error_pair,
 )
 
 
@@ -136,3 +139,50 @@ def test_flicker_index_inside_shots(real_photos):
     assert acc.compute() == pytest.approx(expected, rel=1e-3)
     assert flicker_index([a, a, a]) == 0.0
     assert math.isnan(flicker_index([a]))
+
+
+def test_warping_error_pair_hand_computed():
+    rng = np.random.default_rng(0)
+    prev = rng.normal(0, 20, (2, 16, 24))
+    cur = np.zeros_like(prev)
+    cur[:, :, :-2] = prev[:, :, 2:]  # content moved 2 px left: x in cur is x + 2 in prev
+    cur += np.array([1.5, -0.5]).reshape(2, 1, 1)  # and a colour change the motion does not explain
+    flow = np.zeros((16, 24, 2), np.float32)
+    flow[..., 0] = 2
+    inside = np.zeros((16, 24), bool)
+    inside[:, :-2] = True
+    assert warping_error_pair(prev, cur, flow, inside) == pytest.approx((1.5 + 0.5) / 2, abs=1e-4)
+    # Without the motion (zero flow) the same pair looks like flicker.
+    assert warping_error_pair(prev, cur, np.zeros_like(flow), inside) > 10
+    assert math.isnan(warping_error_pair(prev, cur, flow, np.zeros((16, 24))))
+
+
+def test_warping_error_follows_motion_flicker_does_not(real_photos):
+    """A pan of a real photo (4 px/frame): colour that moves with the content is no warping error,
+    but is flicker. A colour cast on every other frame is warping error, by the cast's ab change."""
+    photo = real_photos["astronaut"]
+    frames = [photo[100:260, 60 + 4 * t : 284 + 4 * t] for t in range(6)]
+    shift = np.array([6, -2, 6])
+
+    def cast(x):
+        return np.clip(x.astype(np.int16) + shift, 0, 255).astype(np.uint8)
+
+    assert warping_error(frames) < 0.05 < 2 < flicker_index(frames)
+    flickering = [cast(f) if t % 2 else f for t, f in enumerate(frames)]
+    cast_change = np.mean(
+        [
+            np.abs(skcolor.rgb2lab(f)[..., 1:] - skcolor.rgb2lab(cast(f))[..., 1:]).mean()
+            for f in frames
+        ]
+    )
+    assert warping_error(flickering) == pytest.approx(cast_change, rel=0.05)
+    assert math.isnan(warping_error(frames[:1]))
+
+
+def test_warping_error_skips_cuts(real_photos):
+    a, b = real_photos["astronaut"][:160, :224], real_photos["coffee"]
+    acc = WarpingError()
+    for frame in (a, real_photos["astronaut"][:160, 4:228], b[:160, :224], b[:160, 4:228]):
+        acc.update(frame)
+    assert acc.cuts == [2] and len(acc.values) == 2  # the astronaut -> coffee pair is left out
+    assert acc.compute() < 0.1

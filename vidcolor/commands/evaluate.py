@@ -2,7 +2,7 @@
 
 --reference and --candidate are two images, two image folders (matched by relative path) or two
 videos (matched frame by frame). Without --reference only the no-reference metrics run
-(colourfulness, CDC, flicker). Prints a table, or JSON with --json (nan -> null, inf -> "inf").
+(colourfulness, CDC, flicker, warping error). Prints a table, or JSON with --json (nan -> null, inf -> "inf").
 """
 
 from __future__ import annotations

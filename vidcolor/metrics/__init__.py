@@ -1,5 +1,5 @@
 """Colourisation metrics: image fidelity (PSNR, SSIM, ab-PSNR), colourfulness, FID, and temporal
-consistency (CDC, flicker). Inputs are uint8 RGB (H, W, 3) numpy arrays, as decoders give them.
+consistency (CDC, flicker, warping error). Inputs are uint8 RGB (H, W, 3) numpy arrays, as decoders give them.
 
 Names are loaded on first use (PEP 562) so that importing ``vidcolor.metrics.suite`` for the CLI
 parser does not pull in torch.
@@ -24,6 +24,9 @@ _WHERE = {
     "cdc": "temporal",
     "flicker_index": "temporal",
     "js_divergence": "temporal",
+    "WarpingError": "temporal",
+    "warping_error": "temporal",
+    "warping_error_pair": "temporal",
 }
 __all__ = sorted(_WHERE)
 

@@ -1,7 +1,7 @@
 """Named metrics that stream over (candidate, reference) frame pairs: what `vidcolor evaluate` runs.
 
 Per-frame metrics are averaged over frames; ``colourfulness_ratio`` is mean candidate over mean
-reference colourfulness; FID, CDC and flicker look at the whole sequence.
+reference colourfulness; FID, CDC, flicker and warping error look at the whole sequence.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ METRICS: dict[str, MetricInfo] = {
     "flicker": MetricInfo(
         False, "ab", "mean |delta a*b*| between frames in a shot (lower is steadier)"
     ),
+    "warping_error": MetricInfo(
+        False, "ab", "mean |a*b*(t+1) - a*b*(t) warped by optical flow|, occlusions masked"
+    ),
 }
 DEFAULT_WITH_REFERENCE = (
     "psnr",
@@ -43,8 +46,9 @@ DEFAULT_WITH_REFERENCE = (
     "colourfulness_ratio",
     "cdc",
     "flicker",
+    "warping_error",
 )
-DEFAULT_CANDIDATE_ONLY = ("colourfulness", "cdc", "flicker")
+DEFAULT_CANDIDATE_ONLY = ("colourfulness", "cdc", "flicker", "warping_error")
 
 
 class _Mean:
@@ -106,7 +110,7 @@ class MetricSuite:
     @staticmethod
     def _make(name: str, inception_weights):
         from vidcolor.metrics import image
-        from vidcolor.metrics.temporal import CDC, Flicker
+        from vidcolor.metrics.temporal import CDC, Flicker, WarpingError
 
         if name in ("psnr", "ssim", "ab_psnr"):
             return _Mean(getattr(image, name), True)
@@ -120,6 +124,8 @@ class MetricSuite:
             return FID(weights=inception_weights)
         if name == "cdc":
             return _CandidateOnly(CDC())
+        if name == "warping_error":
+            return _CandidateOnly(WarpingError())
         return _CandidateOnly(Flicker())
 
     def update(self, candidate: np.ndarray, reference: np.ndarray | None = None) -> None:
@@ -132,6 +138,6 @@ class MetricSuite:
 
     @property
     def cuts(self) -> list[int] | None:
-        """Shot starts the flicker metric found (None when flicker was not asked for)."""
-        flicker = self.accumulators.get("flicker")
-        return list(flicker.acc.cuts) if flicker is not None else None
+        """Shot starts the flicker or warping-error metric found (None when neither was asked for)."""
+        shots = self.accumulators.get("flicker") or self.accumulators.get("warping_error")
+        return list(shots.acc.cuts) if shots is not None else None

@@ -59,8 +59,12 @@ decode_segment_row = guarded(_decode, produces=("l", "times", "concealed"))
 def _smooth(row: dict, *, radius: int) -> dict:
     """Smooth ab over time within the segment (context included), keep the owned frames, and
     find the scene cuts that start on an owned frame (index and time in the video)."""
-    from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
+    import cv2
 
+    from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
+    from vidcolor.video.probe import codec_threads
+
+    cv2.setNumThreads(codec_threads())  # OpenCV's default is every core, in a 1-CPU task
     lo, hi = row["own_lo"], row["own_hi"]
     l = np.asarray(row["l"], np.float32)  # noqa: E741
     ab = np.asarray(row["ab"], np.float32)
