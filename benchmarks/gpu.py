@@ -60,10 +60,10 @@ def _rate(name: str, ckpt: str, inception: str, l_seg: np.ndarray, batch: int) -
     import torch
 
     from vidcolor.pipeline.model import ColouriseActor
-    from vidcolor.pipeline.rows import EMPTY, new_row
+    from vidcolor.pipeline.rows import new_row, with_payloads
 
     actor = ColouriseActor(ckpt, device="cuda", inception_weights=inception, batch_size=batch)
-    row = {**new_row("bench"), "l": l_seg, "times": EMPTY["times"]}
+    row = with_payloads(new_row("bench"), l=l_seg, times=None, concealed=None)
     actor.predict_row(row)  # warm-up: cuDNN autotuning, allocator
     torch.cuda.synchronize()
     t = time.perf_counter()
