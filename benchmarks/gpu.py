@@ -64,7 +64,9 @@ def _rate(name: str, ckpt: str, inception: str, l_seg: np.ndarray, batch: int) -
 
     actor = ColouriseActor(ckpt, device="cuda", inception_weights=inception, batch_size=batch)
     row = with_payloads(new_row("bench"), l=l_seg, times=None, concealed=None)
-    actor.predict_row(row)  # warm-up: cuDNN autotuning, allocator
+    warm = actor.predict_row(row)  # warm-up: cuDNN autotuning, allocator
+    if warm["error"]:
+        raise RuntimeError(warm["error"])
     torch.cuda.synchronize()
     t = time.perf_counter()
     repeats = 3

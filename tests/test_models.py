@@ -110,3 +110,18 @@ def test_inception_rejects_wrong_file(tmp_path):
     with pytest.raises(InceptionWeightsMissing, match="does not match"):
         load_inception_v3(bad)
     build_inception_v3()  # the architecture alone needs no weights
+
+
+def test_vit_i_gan_runs_in_the_dtype_of_its_weights():
+    """Bug found on an H100: with half weights (CUDA inference) Inception's input came back as
+    float32 ("Input type FloatTensor and weight type HalfTensor"). bfloat16 shows it on CPU."""
+    import torch
+
+    from vidcolor.models import ModelConfig, build_generator
+
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(variant="vit-i-gan", width=4), random_inception=True).eval()
+    g = g.to(torch.bfloat16)
+    with torch.no_grad():
+        ab = g(torch.zeros(1, 1, 64, 64, dtype=torch.bfloat16))
+    assert ab.dtype == torch.bfloat16 and ab.shape == (1, 2, 64, 64)

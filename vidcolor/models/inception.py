@@ -108,7 +108,8 @@ def inception_input(l_norm: torch.Tensor) -> torch.Tensor:
     x = x.expand(-1, 3, -1, -1)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
+    # Back to the caller's dtype: a half-precision model (CUDA inference) has half weights.
+    return ((x - mean) / std).to(l_norm.dtype)
 
 
 class InceptionEmbedding(nn.Module):
