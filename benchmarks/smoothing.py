@@ -107,9 +107,13 @@ def one_thread(fn) -> tuple[object, float, float]:
 
 def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouriser) -> list[dict]:
     """Rows for one clip: the true colours, then every smoothing version."""
+    import torch
+
+    from vidcolor import color
     from vidcolor.color import merge_l_ab
     from vidcolor.smooth import detect_cuts, smooth_ab
-    from vidcolor.video.decode import decode_segment, iter_full_l
+    from vidcolor.video.decode import decode_segment
+    from vidcolor.video.frames import iter_display_frames
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
 
@@ -124,7 +128,11 @@ def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouris
     ab = np.concatenate(
         [colouriser.predict_ab(l_small[s : s + BATCH]) for s in range(0, len(l_small), BATCH)]
     )
-    l_full = [l_star for _, l_star in iter_full_l(str(grey), whole)]
+    # full-resolution L* of the grey input, for the old exact merge the scores are taken on
+    l_full = [
+        color.rgb_uint8_to_lab(torch.from_numpy(rgb))[0].numpy()
+        for rgb in iter_display_frames(str(grey))
+    ]
     h, w = l_small.shape[-2:]
     cost_cpu, cost_wall = f"smoothing CPU ms/frame ({w}x{h}, 1 thread)", "wall ms/frame"
     rows = [{"version": "true colours (reference)", **scores(rgb_frames(truth), None)}]
