@@ -114,7 +114,10 @@ def run_fault(mode: str, src: Path, out: Path, ckpt: Path) -> dict:
             start_new_session=True,
         )
     assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    # The script's JSON line; Ray may print its own lines (a lost node's) around it under load.
+    lines = [x for x in res.stdout.splitlines() if x.startswith('{"fault"')]
+    assert lines, (res.stdout[-2000:], res.stderr[-2000:])
+    return json.loads(lines[-1])
 
 
 def framemd5(path: Path) -> list[str]:
