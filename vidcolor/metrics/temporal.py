@@ -154,29 +154,26 @@ class WarpingError(_ShotPairs):
         return warping_error_pair(prev_ab, cur_ab, back, mask)
 
 
-def cdc(frames: Iterable[np.ndarray], distances: Sequence[int] = CDC_DISTANCES) -> float:
-    """CDC of a sequence of uint8 RGB frames."""
-    acc = CDC(distances)
+def _over(acc, frames: Iterable[np.ndarray]) -> float:
     for frame in frames:
         acc.update(frame)
     return acc.compute()
+
+
+def cdc(frames: Iterable[np.ndarray], distances: Sequence[int] = CDC_DISTANCES) -> float:
+    """CDC of a sequence of uint8 RGB frames."""
+    return _over(CDC(distances), frames)
 
 
 def flicker_index(
     frames: Iterable[np.ndarray], cut_threshold: float = DEFAULT_CUT_THRESHOLD
 ) -> float:
     """Flicker index of a sequence of uint8 RGB frames (mean |delta ab| inside shots, Lab units)."""
-    acc = Flicker(cut_threshold)
-    for frame in frames:
-        acc.update(frame)
-    return acc.compute()
+    return _over(Flicker(cut_threshold), frames)
 
 
 def warping_error(
     frames: Iterable[np.ndarray], cut_threshold: float = DEFAULT_CUT_THRESHOLD
 ) -> float:
     """Warping error of a sequence of uint8 RGB frames (mean |ab(t+1) - warped ab(t)|, Lab units)."""
-    acc = WarpingError(cut_threshold)
-    for frame in frames:
-        acc.update(frame)
-    return acc.compute()
+    return _over(WarpingError(cut_threshold), frames)
