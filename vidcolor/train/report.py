@@ -37,7 +37,10 @@ def predict(generator: nn.Module, l_norm: torch.Tensor, batch_size: int = 8) -> 
 def heldout_metrics(
     l_norm: torch.Tensor, ab_true: torch.Tensor, ab_pred: torch.Tensor
 ) -> dict[str, float]:
-    """Mean ab-PSNR and colourfulness of predictions vs truth, and the grey baseline (ab = 0)."""
+    """Mean ab-PSNR, hue agreement and colourfulness of predictions vs truth, and the grey
+    baseline (ab = 0)."""
+    from vidcolor.metrics.hue import hue_agreement
+
     truth = to_rgb_uint8(l_norm, ab_true)
     pred = to_rgb_uint8(l_norm, ab_pred)
     grey = to_rgb_uint8(l_norm, torch.zeros_like(ab_true))
@@ -49,6 +52,9 @@ def heldout_metrics(
         ),
         "heldout_ab_psnr_grey": float(
             np.mean([ab_psnr(t, g) for t, g in zip(truth, grey, strict=True)])
+        ),
+        "heldout_hue_agreement": float(
+            np.nanmean([hue_agreement(t, p) for t, p in zip(truth, pred, strict=True)] or [np.nan])
         ),
         "heldout_colourfulness": cf_pred,
         "heldout_colourfulness_truth": cf_true,
