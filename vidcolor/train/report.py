@@ -62,6 +62,28 @@ def heldout_metrics(
     }
 
 
+def report_line(metrics: dict) -> str:
+    """One log line per report: step, losses, throughput, lr and the held-out metrics present."""
+    parts = [
+        f"step {metrics['step']} epoch {metrics['epoch']}",
+        " ".join(
+            f"{key} {metrics[key]:.4g}"
+            for key in ("loss_d", "loss_g", "loss_adv", "loss_l1")
+            if key in metrics
+        ),
+        f"{metrics['samples_per_s']:.3g} samples/s",
+        f"lr {metrics['lr']:.3g}",
+    ]
+    if "heldout_ab_psnr" in metrics:
+        parts.append(
+            f"held-out ab_psnr {metrics['heldout_ab_psnr']:.2f} dB "
+            f"(grey {metrics['heldout_ab_psnr_grey']:.2f}) "
+            f"hue_agreement {metrics['heldout_hue_agreement']:.3f} "
+            f"colourfulness x{metrics['heldout_colourfulness_ratio']:.2f}"
+        )
+    return " | ".join(p for p in parts if p)
+
+
 def sample_grid_png(
     l_norm: torch.Tensor, ab_true: torch.Tensor, ab_pred: torch.Tensor, rows: int = 4
 ) -> bytes:
