@@ -127,6 +127,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     import time
 
     import ray
@@ -139,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
 
         load_inception_v3(cfg.inception_weights)  # fail now, not in every worker
     if not ray.is_initialized():
+        if not args.address:
+            # A local Ray's processes inherit this environment: Ray Data's coordinators too.
+            from vidcolor.train.data import QUIET_RAY_DATA_ENV
+
+            for key, value in QUIET_RAY_DATA_ENV.items():
+                os.environ.setdefault(key, value)
         # "local": start a fresh Ray rather than join whatever /tmp/ray last recorded
         ray.init(address=args.address or "local", log_to_driver=True)
     start = time.perf_counter()

@@ -224,12 +224,21 @@ def build_datasets(sources: list[Source], config: DataConfig):
     return datasets
 
 
+QUIET_RAY_DATA_ENV = {"RAY_DATA_LOG_LEVEL": "WARNING"}  # for processes started after this one
+
+
 def quiet_ray_data() -> None:
-    """No Ray Data progress bars or per-execution banners in this process: a training log is one
-    line per report, not a flood of loading progress."""
+    """No Ray Data progress bars or per-execution banners ("Dataset ... execution finished", one
+    per epoch) in this process: a training log is one line per report, not loading progress.
+    Processes Ray starts get ``QUIET_RAY_DATA_ENV`` (trainer.py, commands/train.py)."""
+    import logging
+
     from ray.data import DataContext
 
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.enable_operator_progress_bars = False
     ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # "Progress bars disabled. To enable, ..." is a warning about the line above: not news.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)

@@ -79,7 +79,9 @@ def _run_has_checkpoints(output: str, name: str) -> bool:
 
 
 def _forwarded_env() -> dict[str, str]:
-    return {k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}
+    from vidcolor.train.data import QUIET_RAY_DATA_ENV
+
+    return {**QUIET_RAY_DATA_ENV, **{k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}}
 
 
 def build_trainer(cfg: TrainConfig):
@@ -137,6 +139,9 @@ def build_trainer(cfg: TrainConfig):
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
             worker_runtime_env={"env_vars": _forwarded_env()},
+            # Ray Train's INFO lines repeat each report's whole metrics dict per rank; rank 0's
+            # one line per report (worker.py) says it shorter. Warnings and errors still show.
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
         ),
         datasets=datasets,
         # Held-out rows are scored whole on rank 0; only the training set is split across workers.

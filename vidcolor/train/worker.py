@@ -11,9 +11,12 @@ rank 0's are the ones checkpointed and used for held-out metrics).
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -109,6 +112,17 @@ def _load_heldout(ds) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.cat(ls)[:REPORT_HELDOUT_MAX], torch.cat(abs_)[:REPORT_HELDOUT_MAX]
 
 
+def _quiet_report_echo() -> None:
+    """Ray Train 2.60 logs every report's whole metrics dict per rank at INFO, to a logger named
+    after its source file (so RunConfig's LoggingConfig misses it); our one line per report says
+    it shorter. Only that logger is raised to WARNING."""
+    try:
+        from ray.train.v2._internal.execution import context
+    except ImportError:  # another Ray Train layout: keep its lines
+        return
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
+
+
 def _heldout_shard():
     """The held-out data set, or None when the run has none (``--heldout-fraction 0``)."""
     import ray.train
@@ -147,6 +161,10 @@ def train_loop_per_worker(config: dict) -> None:
 
     cfg = TrainConfig(**config)
     quiet_ray_data()
+    # accelerate passes broadcast_buffers (needed, see the module docstring); torch's notice that
+    # it is deprecated would otherwise open every worker's log.
+    warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated")
+    _quiet_report_echo()
     if not cfg.gpu:
         torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))
     accelerator = Accelerator(
@@ -225,7 +243,9 @@ def train_loop_per_worker(config: dict) -> None:
                     storage.safe_join(cfg.output, f"samples/step_{position.step:07d}.png"), grid
                 )
             log.log(metrics, position.step)
-            print(rep.report_line(metrics), flush=True)
+            # Not print(): Ray Train patches it to log and echo, which shows every line twice.
+            sys.stdout.write(rep.report_line(metrics) + "\n")
+            sys.stdout.flush()
             # Ray Train uploads the directory in the background and deletes it after: the
             # workers go on training instead of waiting at this barrier for the copy to S3.
             tmp = tempfile.mkdtemp(prefix="vidcolor-ckpt-")
