@@ -24,6 +24,7 @@ import torch
 from vidcolor.train.state import Position
 
 REPORT_HELDOUT_MAX = 32  # held-out crops scored per report (rank 0)
+SHUFFLE_BUFFER_BATCHES = 8  # local shuffle buffer, in batches (a 256 px row is ~0.8 MB)
 
 
 @dataclass
@@ -275,7 +276,14 @@ def train_loop_per_worker(config: dict) -> None:
     while position.epoch < cfg.epochs and position.step < cfg.step_limit:
         to_skip = position.batch  # data position after a resume: batches already trained on
         finished_epoch = True
-        for batch in shard.iter_torch_batches(batch_size=cfg.batch_size, drop_last=True):
+        # Rows are mixed in a buffer of 8 batches, in a new order every epoch (a partial shuffle:
+        # sources still arrive in listing order; crops of one picture no longer sit together).
+        batches = shard.iter_torch_batches(
+            batch_size=cfg.batch_size,
+            drop_last=True,
+            local_shuffle_buffer_size=SHUFFLE_BUFFER_BATCHES * cfg.batch_size,
+        )
+        for batch in batches:
             if to_skip:
                 to_skip -= 1
                 continue
