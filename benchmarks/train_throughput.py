@@ -41,7 +41,7 @@ def main() -> None:
             result = run_training(
                 TrainConfig(
                     data=[args.data], output=out, workers=workers, gpu=args.gpu,
-                    cpus_per_worker=0.5 if not args.gpu else 1.0, max_steps=args.steps,
+                    cpus_per_worker=None, max_steps=args.steps,  # default sizing
                     epochs=1000, report_every=args.window, batch_size=args.batch_size,
                     image_size=128, width=16, disc=DEMO_DISC, crops_per_image=16,
                     heldout_fraction=0.05,

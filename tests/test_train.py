@@ -160,6 +160,7 @@ def test_report_metrics_and_sample_grid(real_photos):
     assert perfect["heldout_ab_psnr"] > 40 > grey["heldout_ab_psnr"]
     assert grey["heldout_ab_psnr"] == pytest.approx(grey["heldout_ab_psnr_grey"])
     assert perfect["heldout_colourfulness_ratio"] == pytest.approx(1.0, abs=0.02)
+    assert perfect["heldout_hue_agreement"] == 1.0 and grey["heldout_hue_agreement"] == 0.0
     assert grey["heldout_colourfulness"] < 1.0
     grid = Image.open(io.BytesIO(report.sample_grid_png(l_norm, ab, ab * 0.5)))
     assert grid.size == (3 * 64, 2 * 64)

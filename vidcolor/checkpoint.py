@@ -79,14 +79,31 @@ def load_generator(
     tensors, metadata = load_tensors(uri)
     config = read_config(metadata, uri)
     generator = build_generator(config, inception_weights=inception_weights)
-    expected = generator.trainable_state_dict()
+    load_exact(
+        generator,
+        tensors,
+        generator.trainable_state_dict(),
+        f"{uri}: weights do not match a {config.variant} width {config.width} generator",
+    )
+    return generator.to(device).eval(), config
+
+
+def load_exact(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    expected: dict[str, torch.Tensor],
+    what: str,
+) -> None:
+    """Load ``tensors`` into ``module`` when their names and shapes are exactly ``expected``'s
+    (the module's state dict, or a part of it such as the generator without its frozen Inception);
+    else raise one CheckpointError line starting with ``what``. Nothing is loaded on a mismatch."""
     missing = sorted(set(expected) - tensors.keys())
     unexpected = sorted(tensors.keys() - set(expected))
     mismatched = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
     if missing or unexpected or mismatched:
         raise CheckpointError(
-            f"{uri}: weights do not match a {config.variant} width {config.width} generator "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {mismatched[:3]})"
+            f"{what} (missing {missing[:3]}, unexpected {unexpected[:3]}, "
+            f"wrong shape {mismatched[:3]})"
         )
-    generator.load_state_dict(tensors, strict=False)
-    return generator.to(device).eval(), config
+    # strict=False only because ``expected`` may leave out frozen parts; every key was checked.
+    module.load_state_dict(tensors, strict=False)

@@ -21,7 +21,12 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1)")
     p.add_argument("--gpu", action="store_true", help="one GPU per worker, mixed precision")
     p.add_argument("--precision", choices=["fp16", "bf16", "no"], default="fp16", help="on GPU")
-    p.add_argument("--cpus-per-worker", type=float, default=1.0)
+    p.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        help="CPUs each worker reserves (default: 1, less when that would leave under 0.5 CPU "
+        "for data loading; a request that does not fit the cluster is refused)",
+    )
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: off)")
     p.add_argument("--batch-size", type=int, default=16, help="per worker (paper: 16)")
@@ -29,7 +34,14 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument("--variant", choices=["vit-i-gan", "vit-gan"], default="vit-gan")
     p.add_argument("--width", type=int, default=64, help="generator width (paper: 64)")
     p.add_argument("--inception-weights", help="local Inception-v3 weights (vit-i-gan)")
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lr", type=float, default=2e-4, help="for one worker's batch")
+    p.add_argument(
+        "--lr-scaling",
+        choices=["sqrt", "linear", "none"],
+        default="sqrt",
+        help="with N workers the global batch is N x --batch-size and the lr is --lr x sqrt(N) "
+        "(default), x N, or unchanged",
+    )
     p.add_argument("--beta1", type=float, default=0.5)
     p.add_argument("--beta2", type=float, default=0.9)
     p.add_argument("--l1-weight", type=float, default=100.0)
@@ -96,6 +108,7 @@ def config_from_args(args: argparse.Namespace):
         inception_weights=args.inception_weights,
         disc=disc,
         lr=args.lr,
+        lr_scaling=args.lr_scaling,
         betas=(args.beta1, args.beta2),
         l1_weight=args.l1_weight,
         lr_drop_step=args.lr_drop_step,
@@ -114,6 +127,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     import time
 
     import ray
@@ -126,6 +140,12 @@ def run(args: argparse.Namespace) -> int:
 
         load_inception_v3(cfg.inception_weights)  # fail now, not in every worker
     if not ray.is_initialized():
+        if not args.address:
+            # A local Ray's processes inherit this environment: Ray Data's coordinators too.
+            from vidcolor.train.data import QUIET_RAY_DATA_ENV
+
+            for key, value in QUIET_RAY_DATA_ENV.items():
+                os.environ.setdefault(key, value)
         # "local": start a fresh Ray rather than join whatever /tmp/ray last recorded
         ray.init(address=args.address or "local", log_to_driver=True)
     start = time.perf_counter()

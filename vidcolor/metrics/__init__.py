@@ -1,5 +1,6 @@
-"""Colourisation metrics: image fidelity (PSNR, SSIM, ab-PSNR), colourfulness, FID, and temporal
-consistency (CDC, flicker, warping error). Inputs are uint8 RGB (H, W, 3) numpy arrays, as decoders give them.
+"""Colourisation metrics: image fidelity (PSNR, SSIM, ab-PSNR), colourfulness, hue agreement, FID,
+and temporal consistency (CDC, flicker, warping error). Inputs are uint8 RGB (H, W, 3) numpy arrays,
+as decoders give them.
 
 Names are loaded on first use (PEP 562) so that importing ``vidcolor.metrics.suite`` for the CLI
 parser does not pull in torch.
@@ -15,6 +16,8 @@ _WHERE = {
     "fid_from_features": "fid",
     "frechet_distance": "fid",
     "ab_psnr": "image",
+    "ab_psnr_grey": "hue",
+    "hue_agreement": "hue",
     "colourfulness": "image",
     "colourfulness_ratio": "image",
     "psnr": "image",

@@ -1,7 +1,8 @@
 """Named metrics that stream over (candidate, reference) frame pairs: what `vidcolor evaluate` runs.
 
-Per-frame metrics are averaged over frames; ``colourfulness_ratio`` is mean candidate over mean
-reference colourfulness; FID, CDC, flicker and warping error look at the whole sequence.
+Per-frame metrics are averaged over frames (hue_agreement over the frames whose reference has
+coloured pixels); ``colourfulness_ratio`` is mean candidate over mean reference colourfulness;
+FID, CDC, flicker and warping error look at the whole sequence.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ METRICS: dict[str, MetricInfo] = {
     "psnr": MetricInfo(True, "dB", "PSNR of RGB (higher is better)"),
     "ssim": MetricInfo(True, "", "SSIM of RGB (1 = identical)"),
     "ab_psnr": MetricInfo(True, "dB", "PSNR of Lab a*b* (higher is better)"),
+    "ab_psnr_grey": MetricInfo(True, "dB", "ab_psnr of leaving the reference grey (baseline)"),
+    "hue_agreement": MetricInfo(
+        True, "", "share of coloured reference pixels given a hue within 45 deg (1 = all)"
+    ),
     "colourfulness": MetricInfo(False, "", "Hasler-Suesstrunk colourfulness of the candidate"),
     "colourfulness_ratio": MetricInfo(True, "", "candidate / reference colourfulness (1 = same)"),
     "fid": MetricInfo(True, "", "Frechet Inception Distance (lower is better)"),
@@ -42,6 +47,8 @@ DEFAULT_WITH_REFERENCE = (
     "psnr",
     "ssim",
     "ab_psnr",
+    "ab_psnr_grey",
+    "hue_agreement",
     "colourfulness",
     "colourfulness_ratio",
     "cdc",
@@ -59,7 +66,10 @@ class _Mean:
 
     def update(self, candidate: np.ndarray, reference: np.ndarray | None) -> None:
         args = (reference, candidate) if self.with_reference else (candidate,)
-        self.total += self.fn(*args)
+        value = self.fn(*args)
+        if math.isnan(value):  # no verdict for this frame (hue_agreement of a grey reference)
+            return
+        self.total += value
         self.count += 1
 
     def compute(self) -> float:
@@ -116,6 +126,12 @@ class MetricSuite:
             return _Mean(getattr(image, name), True)
         if name == "colourfulness":
             return _Mean(image.colourfulness, False)
+        if name in ("hue_agreement", "ab_psnr_grey"):
+            from vidcolor.metrics import hue
+
+            if name == "hue_agreement":
+                return _Mean(hue.hue_agreement, True)
+            return _Mean(lambda reference, candidate: hue.ab_psnr_grey(reference), True)
         if name == "colourfulness_ratio":
             return _ColourfulnessRatio()
         if name == "fid":

@@ -33,6 +33,7 @@ class DataConfig:
     frames_per_video: int = 8  # evenly spaced frames sampled from each video
     crops_per_image: int = 1  # random crops per source per epoch (small data sets)
     min_crop_scale: float = 0.3  # RandomResizedCrop area range (min_crop_scale, 1)
+    task_cpus: float = 1.0  # CPUs each loading task reserves (see vidcolor/train/resources.py)
 
 
 def is_heldout(relpath: str, fraction: float) -> bool:
@@ -195,13 +196,35 @@ def build_datasets(sources: list[Source], config: DataConfig):
         return [{"uri": s.uri, "relpath": s.relpath, "kind": s.kind} for s in items]
 
     datasets = {
-        "train": ray.data.from_items(rows(train)).flat_map(LoadExamples(config, train=True)),
+        "train": ray.data.from_items(rows(train)).flat_map(
+            LoadExamples(config, train=True), num_cpus=config.task_cpus
+        ),
     }
     if heldout:
         # Small and fixed: decode once, keep in the object store for every report.
         datasets["heldout"] = (
             ray.data.from_items(rows(heldout))
-            .flat_map(LoadExamples(config, train=False))
+            .flat_map(LoadExamples(config, train=False), num_cpus=config.task_cpus)
             .materialize()
         )
     return datasets
+
+
+QUIET_RAY_DATA_ENV = {"RAY_DATA_LOG_LEVEL": "WARNING"}  # for processes started after this one
+
+
+def quiet_ray_data() -> None:
+    """No Ray Data progress bars or per-execution banners ("Dataset ... execution finished", one
+    per epoch) in this process: a training log is one line per report, not loading progress.
+    Processes Ray starts get ``QUIET_RAY_DATA_ENV`` (trainer.py, commands/train.py)."""
+    import logging
+
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.enable_operator_progress_bars = False
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    # "Progress bars disabled. To enable, ..." is a warning about the line above: not news.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)

@@ -37,7 +37,10 @@ def predict(generator: nn.Module, l_norm: torch.Tensor, batch_size: int = 8) -> 
 def heldout_metrics(
     l_norm: torch.Tensor, ab_true: torch.Tensor, ab_pred: torch.Tensor
 ) -> dict[str, float]:
-    """Mean ab-PSNR and colourfulness of predictions vs truth, and the grey baseline (ab = 0)."""
+    """Mean ab-PSNR, hue agreement and colourfulness of predictions vs truth, and the grey
+    baseline (ab = 0)."""
+    from vidcolor.metrics.hue import hue_agreement
+
     truth = to_rgb_uint8(l_norm, ab_true)
     pred = to_rgb_uint8(l_norm, ab_pred)
     grey = to_rgb_uint8(l_norm, torch.zeros_like(ab_true))
@@ -50,10 +53,35 @@ def heldout_metrics(
         "heldout_ab_psnr_grey": float(
             np.mean([ab_psnr(t, g) for t, g in zip(truth, grey, strict=True)])
         ),
+        "heldout_hue_agreement": float(
+            np.nanmean([hue_agreement(t, p) for t, p in zip(truth, pred, strict=True)] or [np.nan])
+        ),
         "heldout_colourfulness": cf_pred,
         "heldout_colourfulness_truth": cf_true,
         "heldout_colourfulness_ratio": cf_pred / cf_true if cf_true > 0 else float("nan"),
     }
+
+
+def report_line(metrics: dict) -> str:
+    """One log line per report: step, losses, throughput, lr and the held-out metrics present."""
+    parts = [
+        f"step {metrics['step']} epoch {metrics['epoch']}",
+        " ".join(
+            f"{key} {metrics[key]:.4g}"
+            for key in ("loss_d", "loss_g", "loss_adv", "loss_l1")
+            if key in metrics
+        ),
+        f"{metrics['samples_per_s']:.3g} samples/s",
+        f"lr {metrics['lr']:.3g}",
+    ]
+    if "heldout_ab_psnr" in metrics:
+        parts.append(
+            f"held-out ab_psnr {metrics['heldout_ab_psnr']:.2f} dB "
+            f"(grey {metrics['heldout_ab_psnr_grey']:.2f}) "
+            f"hue_agreement {metrics['heldout_hue_agreement']:.3f} "
+            f"colourfulness x{metrics['heldout_colourfulness_ratio']:.2f}"
+        )
+    return " | ".join(p for p in parts if p)
 
 
 def sample_grid_png(

@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from vidcolor.checkpoint import load_tensors, read_config, save_generator, save_tensors
+from vidcolor.checkpoint import (
+    load_exact,
+    load_tensors,
+    read_config,
+    save_generator,
+    save_tensors,
+)
 from vidcolor.errors import CheckpointError
 from vidcolor.models import ModelConfig
 
@@ -130,3 +136,34 @@ def load_training_state(directory: str) -> TrainingState:
         opt_d=unflatten_optimizer(o_tensors, opt_d_meta, "opt_d"),
         position=position,
     )
+
+
+def restore_training_state(
+    state: TrainingState,
+    *,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    where: str,
+) -> None:
+    """Load a checkpoint into fresh models and optimisers, strictly: a missing, unexpected or
+    misshapen tensor (another width, a truncated file) is one CheckpointError line naming ``where``,
+    never a silent partial resume."""
+    load_exact(
+        generator,
+        state.generator,
+        generator.trainable_state_dict(),  # the frozen Inception comes from its own file
+        f"{where}: generator weights do not match this run's generator",
+    )
+    load_exact(
+        discriminator,
+        state.discriminator,
+        discriminator.state_dict(),
+        f"{where}: discriminator weights do not match this run's discriminator",
+    )
+    for name, opt, saved in (("opt_g", opt_g, state.opt_g), ("opt_d", opt_d, state.opt_d)):
+        try:
+            opt.load_state_dict(saved)
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(f"{where}: optimiser state {name} does not fit ({err})") from err

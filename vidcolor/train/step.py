@@ -6,7 +6,8 @@ Pure torch and no Ray: the Ray Train worker wraps this with accelerate (``backwa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,19 @@ def make_optimizers(
     return opt_g, opt_d
 
 
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """``requires_grad`` off for ``module``'s parameters inside the block, restored after."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
     target = torch.ones_like(logits) if real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
@@ -45,9 +59,17 @@ def gan_step(
     *,
     l1_weight: float = 100.0,
     backward: Callable[[torch.Tensor], None] | None = None,
+    discriminator_for_g: nn.Module | None = None,
 ) -> dict[str, float]:
-    """One discriminator update then one generator update; returns the losses as floats."""
+    """One discriminator update then one generator update; returns the losses as floats.
+
+    ``discriminator_for_g``: the plain module behind a DDP-wrapped ``discriminator`` (accelerate's
+    ``unwrap_model``). The generator's adversarial loss runs through it with D's parameters frozen,
+    so the G update computes no D gradients and DDP all-reduces D's gradients once per step (in
+    the D update), not twice. The G gradients still flow through D's activations to the generator.
+    """
     backward = backward or torch.Tensor.backward
+    d_plain = discriminator_for_g if discriminator_for_g is not None else discriminator
     ab_fake = generator(l_norm)
 
     # Discriminator: real (L, ab) pairs -> 1, generated -> 0. Two D passes this step (plus one in
@@ -59,12 +81,14 @@ def gan_step(
     backward(loss_d)
     opt_d.step()
 
-    # Generator: fool D and stay close to the true colours.
+    # Generator: fool D and stay close to the true colours. D is frozen here: its gradients are
+    # the D update's, untouched (and, under DDP, not all-reduced again) by this one.
     opt_g.zero_grad(set_to_none=True)
-    loss_adv = _bce(discriminator(torch.cat((l_norm, ab_fake), dim=1)), True)
-    loss_l1 = F.l1_loss(ab_fake, ab_real)
-    loss_g = loss_adv + l1_weight * loss_l1
-    backward(loss_g)
+    with frozen(d_plain):
+        loss_adv = _bce(d_plain(torch.cat((l_norm, ab_fake), dim=1)), True)
+        loss_l1 = F.l1_loss(ab_fake, ab_real)
+        loss_g = loss_adv + l1_weight * loss_l1
+        backward(loss_g)
     opt_g.step()
     return {
         "loss_d": loss_d.item(),

@@ -9,7 +9,7 @@ The final generator is copied to ``OUTPUT/generator.safetensors``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -79,20 +79,29 @@ def _run_has_checkpoints(output: str, name: str) -> bool:
 
 
 def _forwarded_env() -> dict[str, str]:
-    return {k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}
+    from vidcolor.train.data import QUIET_RAY_DATA_ENV
+
+    return {**QUIET_RAY_DATA_ENV, **{k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}}
 
 
 def build_trainer(cfg: TrainConfig):
     """A ready ``TorchTrainer`` for ``cfg`` (data sets listed and split; nothing trained yet)."""
+    import ray
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    from vidcolor.train.data import DataConfig, build_datasets, list_sources
+    from vidcolor.train.data import DataConfig, build_datasets, list_sources, quiet_ray_data
+    from vidcolor.train.resources import plan_resources
 
     if not cfg.data:
         raise UsageError("train: give at least one --data source")
     if cfg.image_size % 32:
         raise UsageError(f"--image-size must be a multiple of 32, got {cfg.image_size}")
+    # First, before any listing or decoding: a request the cluster cannot run is refused in
+    # seconds instead of waiting forever for data (see vidcolor/train/resources.py).
+    plan = plan_resources(cfg.workers, cfg.cpus_per_worker, cfg.gpu, ray.cluster_resources())
+    cfg = replace(cfg, cpus_per_worker=plan.cpus_per_worker)
+    quiet_ray_data()
     existing = _run_has_checkpoints(cfg.output, cfg.name)
     if existing and not cfg.resume:
         raise VidcolorError(
@@ -110,6 +119,7 @@ def build_trainer(cfg: TrainConfig):
         min_chroma_std=cfg.min_chroma_std,
         frames_per_video=cfg.frames_per_video,
         crops_per_image=cfg.crops_per_image,
+        task_cpus=plan.data_task_cpus,
     )
     datasets = build_datasets(list_sources(cfg.data), data_config)
     storage_path, storage_fs = run_storage(cfg.output)
@@ -129,6 +139,9 @@ def build_trainer(cfg: TrainConfig):
             failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
             worker_runtime_env={"env_vars": _forwarded_env()},
+            # Ray Train's INFO lines repeat each report's whole metrics dict per rank; rank 0's
+            # one line per report (worker.py) says it shorter. Warnings and errors still show.
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
         ),
         datasets=datasets,
         # Held-out rows are scored whole on rank 0; only the training set is split across workers.

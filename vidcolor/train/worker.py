@@ -11,9 +11,12 @@ rank 0's are the ones checkpointed and used for held-out metrics).
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -21,6 +24,7 @@ import torch
 from vidcolor.train.state import Position
 
 REPORT_HELDOUT_MAX = 32  # held-out crops scored per report (rank 0)
+SHUFFLE_BUFFER_BATCHES = 8  # local shuffle buffer, in batches (a 256 px row is ~0.8 MB)
 
 
 @dataclass
@@ -32,17 +36,18 @@ class TrainConfig:
     name: str = "run"
     workers: int = 1
     gpu: bool = False
-    cpus_per_worker: float = 1.0
+    cpus_per_worker: float | None = None  # None: sized to the cluster (train/resources.py)
     precision: str = "fp16"  # on GPU only; CPU always trains in fp32
     epochs: int = 10
     max_steps: int = 0  # 0: no limit, epochs decide
-    batch_size: int = 16  # per worker (paper: 16)
+    batch_size: int = 16  # per worker (paper: 16); the global batch is workers x batch_size
     image_size: int = 256
     variant: str = "vit-gan"
     width: int = 64
     inception_weights: str | None = None
     disc: dict = field(default_factory=dict)  # ViTDiscriminator keywords beyond image_size
-    lr: float = 2e-4
+    lr: float = 2e-4  # for one worker's batch; scaled with the world size per lr_scaling
+    lr_scaling: str = "sqrt"  # "sqrt" | "linear" | "none": see _lr_at
     betas: tuple[float, float] = (0.5, 0.9)
     l1_weight: float = 100.0
     lr_drop_step: int = 0  # 0: constant lr; else multiply by lr_drop_factor from this step on
@@ -73,9 +78,19 @@ class TrainConfig:
         return {"image_size": self.image_size, **self.disc}
 
 
-def _lr_at(cfg: TrainConfig, step: int) -> float:
+LR_SCALINGS = {"sqrt": lambda world: world**0.5, "linear": float, "none": lambda world: 1.0}
+
+
+def _lr_at(cfg: TrainConfig, step: int, world: int) -> float:
+    """The learning rate at ``step`` with ``world`` workers.
+
+    Each worker takes ``batch_size`` samples, so the global batch is ``world x batch_size`` and
+    grows with the workers; ``lr`` is the rate for one worker's batch and is multiplied by
+    sqrt(world) (default: the usual rule for Adam), world ("linear", Goyal et al. for SGD) or 1.
+    """
     dropped = cfg.lr_drop_step > 0 and step >= cfg.lr_drop_step
-    return cfg.lr * (cfg.lr_drop_factor if dropped else 1.0)
+    scale = LR_SCALINGS[cfg.lr_scaling](world)
+    return cfg.lr * scale * (cfg.lr_drop_factor if dropped else 1.0)
 
 
 def _set_lr(optimizers, lr: float) -> None:
@@ -98,6 +113,27 @@ def _load_heldout(ds) -> tuple[torch.Tensor, torch.Tensor] | None:
     return torch.cat(ls)[:REPORT_HELDOUT_MAX], torch.cat(abs_)[:REPORT_HELDOUT_MAX]
 
 
+def _quiet_report_echo() -> None:
+    """Ray Train 2.60 logs every report's whole metrics dict per rank at INFO, to a logger named
+    after its source file (so RunConfig's LoggingConfig misses it); our one line per report says
+    it shorter. Only that logger is raised to WARNING."""
+    try:
+        from ray.train.v2._internal.execution import context
+    except ImportError:  # another Ray Train layout: keep its lines
+        return
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
+
+
+def _heldout_shard():
+    """The held-out data set, or None when the run has none (``--heldout-fraction 0``)."""
+    import ray.train
+
+    try:
+        return ray.train.get_dataset_shard("heldout")
+    except KeyError:  # build_datasets adds "heldout" only when the split gave it sources
+        return None
+
+
 def _maybe_fail(cfg: TrainConfig, step: int, rank: int, world: int) -> None:
     if cfg.fail_once_at_step and step == cfg.fail_once_at_step and rank == world - 1:
         if cfg.fail_marker and not os.path.exists(cfg.fail_marker):
@@ -116,10 +152,20 @@ def train_loop_per_worker(config: dict) -> None:
     from vidcolor import storage
     from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
     from vidcolor.train import report as rep
-    from vidcolor.train.state import load_training_state, save_training_state
+    from vidcolor.train.data import quiet_ray_data
+    from vidcolor.train.state import (
+        load_training_state,
+        restore_training_state,
+        save_training_state,
+    )
     from vidcolor.train.step import GANConfig, gan_step, make_optimizers
 
     cfg = TrainConfig(**config)
+    quiet_ray_data()
+    # accelerate passes broadcast_buffers (needed, see the module docstring); torch's notice that
+    # it is deprecated would otherwise open every worker's log.
+    warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated")
+    _quiet_report_echo()
     if not cfg.gpu:
         torch.set_num_threads(max(1, int(cfg.cpus_per_worker)))
     accelerator = Accelerator(
@@ -143,10 +189,14 @@ def train_loop_per_worker(config: dict) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
             state = load_training_state(directory)
-        generator.load_state_dict(state.generator, strict=False)  # frozen Inception is not saved
-        discriminator.load_state_dict(state.discriminator)
-        opt_g.load_state_dict(state.opt_g)
-        opt_d.load_state_dict(state.opt_d)
+        restore_training_state(
+            state,
+            generator=generator,
+            discriminator=discriminator,
+            opt_g=opt_g,
+            opt_d=opt_d,
+            where=checkpoint.path,
+        )
         position = state.position
         torch.manual_seed(cfg.seed + position.step)  # fresh dropout/noise stream after resume
 
@@ -155,8 +205,9 @@ def train_loop_per_worker(config: dict) -> None:
     generator, discriminator, opt_g, opt_d = accelerator.prepare(
         generator, discriminator, opt_g, opt_d
     )
+    d_plain = accelerator.unwrap_model(discriminator)  # the G step's D: no DDP all-reduce
     shard = ray.train.get_dataset_shard("train")
-    heldout = _load_heldout(ray.train.get_dataset_shard("heldout")) if rank == 0 else None
+    heldout = _load_heldout(_heldout_shard()) if rank == 0 else None
     log = rep.ScalarLog(
         os.path.join(cfg.output, "tensorboard")
         if rank == 0 and not storage.is_s3(cfg.output)
@@ -178,7 +229,7 @@ def train_loop_per_worker(config: dict) -> None:
         # report time excluded); every worker ran the same number of steps.
         elapsed = time.perf_counter() - window_start
         metrics["samples_per_s"] = window_steps * cfg.batch_size * world / max(elapsed, 1e-9)
-        metrics["lr"] = _lr_at(cfg, position.step)
+        metrics["lr"] = _lr_at(cfg, position.step, world)
         if rank != 0:
             ray.train.report(metrics)
         else:
@@ -193,36 +244,50 @@ def train_loop_per_worker(config: dict) -> None:
                     storage.safe_join(cfg.output, f"samples/step_{position.step:07d}.png"), grid
                 )
             log.log(metrics, position.step)
-            with tempfile.TemporaryDirectory(prefix="vidcolor-ckpt-") as tmp:
-                save_training_state(
-                    tmp,
-                    generator=g,
-                    model_config=model_config,
-                    discriminator=accelerator.unwrap_model(discriminator),
-                    disc_kwargs=cfg.disc_kwargs(),
-                    opt_g=opt_g.optimizer if hasattr(opt_g, "optimizer") else opt_g,
-                    opt_d=opt_d.optimizer if hasattr(opt_d, "optimizer") else opt_d,
-                    position=position,
-                )
-                if grid is not None:
-                    with open(os.path.join(tmp, "samples.png"), "wb") as f:
-                        f.write(grid)
-                ray.train.report(
-                    metrics,
-                    checkpoint=ray.train.Checkpoint.from_directory(tmp),
-                    checkpoint_dir_name=f"checkpoint_step_{position.step:07d}",
-                )
+            # Not print(): Ray Train patches it to log and echo, which shows every line twice.
+            sys.stdout.write(rep.report_line(metrics) + "\n")
+            sys.stdout.flush()
+            # Ray Train uploads the directory in the background and deletes it after: the
+            # workers go on training instead of waiting at this barrier for the copy to S3.
+            tmp = tempfile.mkdtemp(prefix="vidcolor-ckpt-")
+            save_training_state(
+                tmp,
+                generator=g,
+                model_config=model_config,
+                discriminator=d_plain,
+                disc_kwargs=cfg.disc_kwargs(),
+                opt_g=opt_g.optimizer if hasattr(opt_g, "optimizer") else opt_g,
+                opt_d=opt_d.optimizer if hasattr(opt_d, "optimizer") else opt_d,
+                position=position,
+            )
+            if grid is not None:
+                with open(os.path.join(tmp, "samples.png"), "wb") as f:
+                    f.write(grid)
+            ray.train.report(
+                metrics,
+                checkpoint=ray.train.Checkpoint.from_directory(tmp),
+                checkpoint_dir_name=f"checkpoint_step_{position.step:07d}",
+                checkpoint_upload_mode=ray.train.CheckpointUploadMode.ASYNC,
+                delete_local_checkpoint_after_upload=True,
+            )
         window, window_steps, window_start = {}, 0, time.perf_counter()
 
     last_reported = position.step
     while position.epoch < cfg.epochs and position.step < cfg.step_limit:
         to_skip = position.batch  # data position after a resume: batches already trained on
         finished_epoch = True
-        for batch in shard.iter_torch_batches(batch_size=cfg.batch_size, drop_last=True):
+        # Rows are mixed in a buffer of 8 batches, in a new order every epoch (a partial shuffle:
+        # sources still arrive in listing order; crops of one picture no longer sit together).
+        batches = shard.iter_torch_batches(
+            batch_size=cfg.batch_size,
+            drop_last=True,
+            local_shuffle_buffer_size=SHUFFLE_BUFFER_BATCHES * cfg.batch_size,
+        )
+        for batch in batches:
             if to_skip:
                 to_skip -= 1
                 continue
-            _set_lr((opt_g, opt_d), _lr_at(cfg, position.step))
+            _set_lr((opt_g, opt_d), _lr_at(cfg, position.step, world))
             losses = gan_step(
                 generator,
                 discriminator,
@@ -232,6 +297,7 @@ def train_loop_per_worker(config: dict) -> None:
                 batch["ab"].to(accelerator.device),
                 l1_weight=cfg.l1_weight,
                 backward=accelerator.backward,
+                discriminator_for_g=d_plain,
             )
             window_steps += 1
             for k, v in losses.items():
