@@ -1,6 +1,7 @@
 """Issue 9.4: a batch of short clips cut from a real clip. Every output valid (ffprobe), the report
-totals add up, and memory stays flat: the driver and its Ray workers use no more memory at the end
-of the batch than a quarter of the way in (beyond a fixed allowance), so it does not grow per clip.
+totals add up, and memory stays flat: the driver and its Ray workers use no more memory per process
+at the end of the batch than a quarter of the way in (beyond a fixed allowance), so it does not
+grow per clip.
 
 20 clips run by default; the 200-clip batch is ``slow`` (``make test-full``)."""
 
@@ -26,19 +27,22 @@ class MemorySampler:
     outputs existed at that moment."""
 
     def __init__(self, out: Path):
-        self.out, self.samples = out, []  # (outputs done, tree rss, driver rss) in bytes
+        self.out, self.samples = out, []  # (outputs done, *rss()) in bytes
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def rss(self) -> tuple[int, int]:
+    def rss(self) -> tuple[int, int, int]:
+        """(RSS per process of the driver and its Ray, largest single Ray process, driver)."""
         me = psutil.Process()
         driver = total = me.memory_info().rss
+        sizes = []
         for child in me.children(recursive=True):
             try:
-                total += child.memory_info().rss
+                sizes.append(child.memory_info().rss)
             except psutil.Error:
                 pass  # a worker that just exited
-        return total, driver
+        total += sum(sizes)
+        return total // (1 + len(sizes)), max(sizes, default=0), driver
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -80,12 +84,16 @@ def test_batch_of_short_clips(n_clips, bikes, ray_local, tmp_path):
     assert not list(out.glob(".vidcolor-state/*/*"))  # state cleaned after each finished clip
 
     # Flat memory: the peak once three quarters are done is within an allowance of the peak at
-    # one quarter, for the whole tree and for the driver alone (which holds the run's state).
+    # one quarter, for the driver alone (which holds the run's state), the largest Ray process
+    # (the model actor) and the mean over all processes. Not the sum: Ray starts and retires
+    # workers (~250 MiB each, torch loaded) for the 0-CPU probe and join tasks and the half-CPU
+    # decode/finish tasks, so the number of processes moves by one or two whatever the clip count.
     # Growth per clip would scale with n_clips; the allowances do not.
     quarter = [s for s in mem.samples if s[0] <= n_clips // 4]
     late = [s for s in mem.samples if s[0] >= 3 * n_clips // 4]
     assert quarter and late, mem.samples[-5:]
-    for col, name, allowance in ((1, "driver+Ray", 150), (2, "driver", 100)):
+    checks = ((1, "mean per process", 50), (2, "largest Ray process", 150), (3, "driver", 100))
+    for col, name, allowance in checks:
         q, lt = max(s[col] for s in quarter) / MiB, max(s[col] for s in late) / MiB
         print(f"{n_clips} clips, {name}: peak RSS {q:.0f} MiB at 1/4, {lt:.0f} MiB after 3/4")
         assert lt - q < allowance, (name, q, lt)
