@@ -114,6 +114,11 @@ def suffix_of(uri: str) -> str:
     return PurePosixPath(str(uri).replace("\\", "/")).suffix.lower()
 
 
+def kind_of(uri: str) -> str:
+    """'image' or 'video', by the name's suffix (what the listing let through is one or the other)."""
+    return "image" if suffix_of(uri) in IMAGE_EXTS else "video"
+
+
 def open_input(uri: str) -> pafs.NativeFile:
     """A seekable binary file for ``uri``; ``VidcolorError`` naming it when missing or unreadable."""
     fs, path = filesystem_for(uri)

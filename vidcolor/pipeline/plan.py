@@ -21,10 +21,6 @@ from vidcolor.pipeline.thumbnails import existing_thumbnail
 REPORT_NAME = "vidcolor-report.json"
 
 
-def kind_of(uri: str) -> str:
-    return "image" if storage.suffix_of(uri) in storage.IMAGE_EXTS else "video"
-
-
 def output_uri(output_root: str, relpath: str, kind: str, config: PipelineConfig) -> str:
     """Mirror ``relpath`` under the output root; videos get the codec's container suffix."""
     if kind == "image":
@@ -41,7 +37,7 @@ def input_rows(inputs: list[str], output_root: str, config: PipelineConfig) -> I
         if item.note:
             yield new_row(item.uri, status=NOTE, error=item.note)
             continue
-        row = new_row(item.uri, kind=kind_of(item.uri), relpath=item.relpath)
+        row = new_row(item.uri, kind=storage.kind_of(item.uri), relpath=item.relpath)
         if item.problem:
             yield failed(row, item.problem)
             continue

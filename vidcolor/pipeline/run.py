@@ -81,7 +81,7 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
 def _few_images_only(inputs: list[str], config: PipelineConfig) -> bool:
     """Peeks at the start of the listing only (a prefix of a million files costs one page)."""
     from vidcolor.listing import Lister
-    from vidcolor.pipeline.plan import kind_of
+    from vidcolor.storage import kind_of
 
     if config.address is not None:
         return False

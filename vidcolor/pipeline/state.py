@@ -2,8 +2,9 @@
 
 ``plan.json`` is the video's plan (the source's description without per-frame lists, its segments,
 its first pts), written by the worker that probed it; ``seg-00012.mov`` (+ ``seg-00012.json``, its
-scene cuts and concealed frames) are finished segments, written by the workers that encoded them. Each file is written
-atomically and a segment after its cuts, so a segment file that exists is complete. The key hashes
+scene cuts and concealed frames) are finished segments, written by the workers that encoded them.
+Each file is written atomically and a segment after its notes, so a segment file that exists is
+complete. The key hashes
 the input's identity and every setting that changes pixels, so a changed input or setting never
 reuses old segments.
 """
@@ -24,6 +25,7 @@ from vidcolor.video.probe import VideoInfo
 from vidcolor.video.segments import Segment
 
 STATE_DIR = ".vidcolor-state"
+PLAN_FILE = "plan.json"
 
 
 @dataclass
@@ -65,12 +67,8 @@ class StateDir:
     def notes_uri(self, index: int) -> str:
         return f"{self.root}/seg-{index:05d}.json"
 
-    @property
-    def plan_uri(self) -> str:
-        return f"{self.root}/plan.json"
-
     def write_plan(self, plan: VideoPlan) -> None:
-        storage.write_bytes_atomic(self.plan_uri, json.dumps(plan.to_dict()).encode())
+        storage.write_bytes_atomic(f"{self.root}/{PLAN_FILE}", json.dumps(plan.to_dict()).encode())
 
     def done(self, n_segments: int) -> set[int]:
         """Indices of finished segments, from one listing of the state directory."""
@@ -114,7 +112,7 @@ class StateDir:
 
 def read_plan(state_uri: str) -> VideoPlan:
     """The plan in the state directory ``state_uri``."""
-    return _read_plan(f"{state_uri.rstrip('/')}/plan.json")
+    return _read_plan(f"{state_uri.rstrip('/')}/{PLAN_FILE}")
 
 
 @lru_cache(maxsize=32)

@@ -7,7 +7,6 @@ with a relative URL and the whole report (HTML plus thumbnails) can be copied or
 from __future__ import annotations
 
 import logging
-from pathlib import PurePosixPath
 
 import numpy as np
 from PIL import Image
@@ -45,8 +44,7 @@ def _middle_frame(uri: str) -> np.ndarray:
 
 def before_after(before_uri: str, after_uri: str) -> np.ndarray:
     """Input left, output right, at the same moment (the middle of a video), THUMB_HEIGHT high."""
-    is_photo = PurePosixPath(after_uri).suffix.lower() in storage.IMAGE_EXTS
-    grab = _photo if is_photo else _middle_frame
+    grab = _photo if storage.kind_of(after_uri) == "image" else _middle_frame
     before, after = grab(before_uri), grab(after_uri)
     gap = np.full((THUMB_HEIGHT, GAP, 3), 255, dtype=np.uint8)
     return np.hstack([before, gap, after])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidcolor.errors import one_line
+from vidcolor.errors import VidcolorError, one_line
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.html_report import relative_to
 from vidcolor.pipeline.rows import guarded, scalars, with_payloads
@@ -30,7 +30,6 @@ def _state(row: dict, config: PipelineConfig) -> StateDir:
 
 
 def _decode(row: dict, *, model_size: int, deinterlace: bool = False) -> dict:
-    from vidcolor.errors import VidcolorError
     from vidcolor.video.decode import decode_segment
 
     plan = read_plan(row["state"])

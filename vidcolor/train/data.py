@@ -137,8 +137,7 @@ def list_sources(data: list[str]) -> list[Source]:
     files = list_inputs(list(data))
     out = []
     for f in files:
-        suffix = "." + f.uri.rsplit(".", 1)[-1].lower() if "." in f.uri else ""
-        out.append(Source(f.uri, f.relpath, "video" if suffix in storage.VIDEO_EXTS else "image"))
+        out.append(Source(f.uri, f.relpath, storage.kind_of(f.uri)))
     return out
 
 
