@@ -7,7 +7,7 @@ pipeline (pyarrow, numpy).
 
 from __future__ import annotations
 
-import importlib
+from vidcolor.lazy import lazy_getattr
 
 _EXPORTS = {
     "InputResult": "report",
@@ -19,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"vidcolor.pipeline.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'vidcolor.pipeline' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -7,7 +7,7 @@ function lives at ``vidcolor.video.probe.probe`` (the package attribute ``probe`
 
 from __future__ import annotations
 
-import importlib
+from vidcolor.lazy import lazy_getattr
 
 _EXPORTS = {
     "DecodedSegment": "decode",
@@ -26,8 +26,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"vidcolor.video.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'vidcolor.video' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
