@@ -30,21 +30,37 @@ class FlakyProxy:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", self.port))
         s.listen(64)
+        s.settimeout(0.1)  # the accept loop wakes to notice it must stop
         self.port = s.getsockname()[1]
         self.listener = s
-        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+        self.listening = threading.Event()
+        self.listening.set()
+        self.acceptor = threading.Thread(target=self._accept, args=(s, self.listening), daemon=True)
+        self.acceptor.start()
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
+    def _stop_listening(self) -> None:
+        # Stop the accept loop and wait for it BEFORE closing the socket: closing under a thread
+        # blocked in accept(2) leaves it waiting on a file descriptor number that the process
+        # may reuse for another socket (a Ray one: seen once as a segfault of the test process).
+        self.listening.clear()
+        self.acceptor.join(timeout=5)
+        self.listener.close()
+
+    def _accept(self, listener: socket.socket, listening: threading.Event) -> None:
+        while listening.is_set():
             try:
                 client, _ = listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
-                return  # listener closed: an outage or the end
+                return
+            client.settimeout(None)
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)
             with self.lock:
                 self.conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -66,12 +82,16 @@ class FlakyProxy:
                 s.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
                 )
+                s.shutdown(socket.SHUT_RD)  # wakes the pump blocked in recv, sends nothing
+        time.sleep(0.05)  # let the pumps leave their recv before the descriptors go
+        for s in conns:
+            with contextlib.suppress(OSError):
                 s.close()  # linger 0: the peer gets a reset
 
     def outage(self, seconds: float) -> None:
         """Refuse and reset everything for ``seconds``, then serve again on the same port."""
         self.outages += 1
-        self.listener.close()
+        self._stop_listening()
         self._drop_all()
         time.sleep(seconds)
         if not self.stopped:
@@ -79,6 +99,5 @@ class FlakyProxy:
 
     def close(self) -> None:
         self.stopped = True
-        if self.listener:
-            self.listener.close()
+        self._stop_listening()
         self._drop_all()
