@@ -25,7 +25,7 @@ def demo_data(workdir: Path, smoke: bool) -> Path:
     """The demo checkpoint's training data, or two small photos for a smoke run."""
     root = workdir / ("train-data-smoke" if smoke else "train-data")
     if root.exists():
-        return root
+        return root if smoke else root / "train"
     if smoke:
         from PIL import Image
         from skimage import data
@@ -34,9 +34,10 @@ def demo_data(workdir: Path, smoke: bool) -> Path:
         for name in ("astronaut", "coffee"):
             Image.fromarray(getattr(data, name)()).resize((160, 160)).save(root / f"{name}.png")
     else:
-        from vidcolor.train.demo_data import write_demo_data
+        from vidcolor.train.demo_data import build_photo_set
 
-        write_demo_data(root)
+        build_photo_set(root)
+        root = root / "train"
     return root
 
 

