@@ -24,7 +24,6 @@ from vidcolor.color import (
     CIE_DELTA,
     RGB_FROM_XYZN,
     YCbCrFormat,
-    f_inverse,
     linear_to_srgb,
     luma_f,
 )
@@ -35,48 +34,39 @@ _NO_LOWER = -3.0e38
 _HUE_BINS = 512
 _MAX_CHROMA = AB_SCALE * 2**0.5  # |a|, |b| <= 128
 _GAMMA_SIZE = 1 << 16
+_GAMMA_BLOCKS = 8  # row blocks the gamma lookup's intp indices are made in
 
 
 @functools.lru_cache(maxsize=16)
-def _luma_tables(fmt: YCbCrFormat, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """f(Y) and Y of the grey for every sum of ``n`` luma codes (a chroma sample's block)."""
+def _luma_f_table(fmt: YCbCrFormat, n: int) -> np.ndarray:
+    """f(Y) of the grey for every sum of ``n`` luma codes (a chroma sample's block), float32."""
     f = luma_f(fmt.luma_unit(torch.arange(n * fmt.max_code + 1, dtype=torch.float64) / n))
-    return f.float(), f_inverse(f).float()
-
-
-def _planar_linear_rgb(fy, y_lin, a, b) -> torch.Tensor:
-    """Lab given as f(Y), Y, a*, b* -> linear sRGB (3, ...), as ``color._lab_to_linear_rgb``."""
-    x = f_inverse(fy + a * (1 / 500.0))
-    z = f_inverse((fy - b * (1 / 200.0)).clamp_min_(0))
-    return torch.stack(
-        [(x * m[0]).add_(y_lin, alpha=m[1]).add_(z, alpha=m[2]) for m in RGB_FROM_XYZN]
-    )
-
-
-def _in_gamut(rgb: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    r, g, b = rgb.unbind(0)
-    low = torch.minimum(torch.minimum(r, g), b)
-    high = torch.maximum(torch.maximum(r, g), b)
-    return (low >= -eps) & (high <= 1 + eps)
+    return f.float().numpy()
 
 
 @functools.lru_cache(maxsize=16)
 def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> np.ndarray:
     """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at _HUE_BINS + 1 hues (both
     ends 0 and 2 pi), flat (sums * (_HUE_BINS + 1)), float32, found once per format by bisection
-    along each hue ray: ~0.1 s for 8-bit 4:2:0, 0.4 s for 10-bit."""
-    f_table, y_table = _luma_tables(fmt, n)
-    hue = torch.arange(_HUE_BINS + 1, dtype=torch.float32) * (2 * torch.pi / _HUE_BINS)
-    cos, sin = hue.cos()[None, :], hue.sin()[None, :]
-    fy, y_lin = f_table[:, None].expand(-1, len(hue)), y_table[:, None].expand(-1, len(hue))
-    lo = torch.zeros(len(f_table), len(hue))
-    hi = torch.full_like(lo, _MAX_CHROMA)
+    along each hue ray with the per-frame maths (``_linear_rgb``): ~0.2 CPU s for 8-bit 4:2:0
+    (it was 2.4 s as torch ops on broadcast tensors, 18 ms per frame of a 132-frame clip)."""
+    f = _luma_f_table(fmt, n)[:, None]
+    hue = np.arange(_HUE_BINS + 1) * (2 * np.pi / _HUE_BINS)
+    step_x = (np.cos(hue) * _XYZ_OFFSETS[0]).astype(np.float32)
+    step_z = (np.sin(hue) * _XYZ_OFFSETS[2]).astype(np.float32)
+    lo = np.zeros((len(f), len(hue)), np.float32)
+    hi = np.full_like(lo, _MAX_CHROMA)
+    f_xyz, cube, rgb = (np.empty((*lo.shape, 3), np.float32) for _ in range(3))
+    eps = 1e-4
     for _ in range(steps):
-        mid = (lo + hi) / 2
-        ok = _in_gamut(_planar_linear_rgb(fy, y_lin, mid * cos, mid * sin))
-        lo = torch.where(ok, mid, lo)
-        hi = torch.where(ok, hi, mid)
-    return lo.reshape(-1).numpy()
+        mid = (lo + hi) * np.float32(0.5)
+        np.add(f, mid * step_x, out=f_xyz[..., 0])
+        f_xyz[..., 1] = f
+        np.maximum(f + mid * step_z, 0.0, out=f_xyz[..., 2])
+        ok = cv2.inRange(_linear_rgb(f_xyz, cube, rgb), (-eps,) * 3, (1 + eps,) * 3) > 0
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return lo.reshape(-1)
 
 
 @functools.cache
@@ -139,7 +129,7 @@ class ChromaMerger:
         self.sub = chroma_subsampling(pix_fmt)
         n = self.sub[0] * self.sub[1]
         h, w = luma_size[0] // self.sub[0], luma_size[1] // self.sub[1]
-        self._f_table = _luma_tables(fmt, n)[0].numpy()
+        self._f_table = _luma_f_table(fmt, n)
         self._limits = _chroma_limits(fmt, n)
         self._codes_from_rgb = _code_matrix(fmt)
         scale = 1 << (fmt.bits - 8)
@@ -152,9 +142,8 @@ class ChromaMerger:
         self._inside = np.empty((h, w), np.uint8)
         # np.take casts any other index type to intp in a fresh array: gather from intp buffers.
         self._sums = np.empty((h, w), np.intp)
-        self._index16, self._index = np.empty((h, w * 3), np.uint16), np.empty((h, w * 3), np.intp)
-        self._gamma = np.empty((h, w * 3), f32)
-        self._codes = np.empty((h, w, 3), f32)
+        self._index16 = np.empty((h, w * 3), np.uint16)
+        self._index = np.empty((-(-h // _GAMMA_BLOCKS), w * 3), np.intp)  # a block of rows
         self._out = np.empty((h, w, 3), np.uint8 if fmt.bits <= 8 else np.uint16)
         self._small: np.ndarray | None = None  # ab at model resolution, (a, 0, b) interleaved
 
@@ -178,13 +167,9 @@ class ChromaMerger:
         rgb = _linear_rgb(f_xyz, self._cube, self._rgb)
         self._fit_out_of_gamut(rgb, sums, offsets)
         h, w = sums.shape
-        # Rounded and saturated to 0..65535 (the clip to [0, 1] included), then widened for take.
-        scaled = float(_GAMMA_SIZE - 1)
-        cv2.multiply(rgb.reshape(h, -1), scaled, dst=self._index16, dtype=cv2.CV_16U)
-        np.copyto(self._index, self._index16)
-        gamma = np.take(_gamma_table(), self._index, out=self._gamma, mode="clip")
-        codes = cv2.transform(
-            gamma.reshape(-1, 1, 3), self._codes_from_rgb, dst=self._codes.reshape(-1, 1, 3)
+        gamma = self._srgb_gamma(rgb, out=self._cube)  # the cube is free again
+        codes = cv2.transform(  # f_xyz is free too: fewer MB between x264's frames
+            gamma.reshape(-1, 1, 3), self._codes_from_rgb, dst=self._f_xyz.reshape(-1, 1, 3)
         ).reshape(h, w, 3)
         if self.fmt.bits <= 8:
             out = cv2.convertScaleAbs(codes, dst=self._out)  # rounded, saturated to 0..255
@@ -193,6 +178,21 @@ class ChromaMerger:
             np.copyto(out, np.rint(codes, out=codes), casting="unsafe")
         np.clip(out, *self._code_range, out=out)
         return out[..., :2].transpose(2, 0, 1)
+
+    def _srgb_gamma(self, rgb: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """sRGB encoding of ``rgb`` into ``out`` (both (h, w, 3) float32) through the table:
+        rounded and saturated to 0..65535 (the clip to [0, 1] included), widened to intp (what
+        np.take wants) a block of rows at a time so the 8-byte indices stay in cache."""
+        h = rgb.shape[0]
+        scaled = float(_GAMMA_SIZE - 1)
+        cv2.multiply(rgb.reshape(h, -1), scaled, dst=self._index16, dtype=cv2.CV_16U)
+        table, flat, block = _gamma_table(), out.reshape(h, -1), len(self._index)
+        for top in range(0, h, block):
+            rows = slice(top, min(top + block, h))
+            index = self._index[: rows.stop - top]
+            np.copyto(index, self._index16[rows])
+            np.take(table, index, out=flat[rows], mode="clip")
+        return out
 
     def _ab_offsets(self, ab_norm: np.ndarray) -> np.ndarray:
         """(a*/500, 0, -b*/200) at chroma resolution from normalised ab (2, h', w'), clamped to
