@@ -104,9 +104,10 @@ def x264_alone(
     return seconds, cpu, sum(len(g) for g in groups)
 
 
-def encode_parts(clip: Path, segments, ab: list[np.ndarray], info) -> tuple[float, float, int]:
-    """CPU seconds of the encode stage's own parts alone, no encoder: decoding the stored luma
-    (``iter_luma``) and the Y'CbCr merge (``ChromaMerger``) of the same frames and ab."""
+def encode_parts(clip: Path, segments, ab: list[np.ndarray], info) -> dict[str, tuple]:
+    """(seconds, CPU seconds, frames) of the encode stage's own parts alone, no encoder:
+    decoding the stored luma (``iter_luma``) and the Y'CbCr merge (``ChromaMerger``, one
+    OpenCV thread as in the stage) of the same frames and ab."""
     from vidcolor.video.chroma import ChromaMerger, one_opencv_thread
     from vidcolor.video.decode import iter_luma
     from vidcolor.video.encode import EncodeSettings
@@ -115,16 +116,17 @@ def encode_parts(clip: Path, segments, ab: list[np.ndarray], info) -> tuple[floa
     tags = output_tags(info.video)
     pix_fmt = EncodeSettings().pix_fmt(info.bit_depth)
     merge = ChromaMerger(tags.ycbcr(8), pix_fmt, (info.height, info.width))
-    c0 = time.process_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     lumas = [[f.y.copy() for f in iter_luma(str(clip), s, matrix=tags.matrix)] for s in segments]
-    decode_cpu = time.process_time() - c0
+    n = sum(len(ys) for ys in lumas)
+    parts = {"luma decode": (time.perf_counter() - t0, time.process_time() - c0, n)}
     with one_opencv_thread():
-        c0 = time.process_time()
+        t0, c0 = time.perf_counter(), time.process_time()
         for ys, abs_ in zip(lumas, ab, strict=True):
             for y, a in zip(ys, abs_, strict=True):
                 merge(y, a)
-        merge_cpu = time.process_time() - c0
-    return decode_cpu, merge_cpu, sum(len(ys) for ys in lumas)
+        parts["Y'CbCr merge (1 thread)"] = (time.perf_counter() - t0, time.process_time() - c0, n)
+    return parts
 
 
 def model_before_after(
@@ -293,10 +295,9 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         )
         rows.append(_rate("  x264 alone, one encoder per segment as the stage", n, x264_seg))
         rows[-1]["CPU ms/frame"] = round(1000 * x264_seg_cpu / n, 1)
-        decode_cpu, merge_cpu, n_parts = encode_parts(clip, segments, smoothed, info)
-        for label, cpu in (("luma decode", decode_cpu), ("Y'CbCr merge (1 thread)", merge_cpu)):
-            rows.append({"stage": f"  {label} alone, same frames", "frames": n_parts})
-            rows[-1]["CPU ms/frame"] = round(1000 * cpu / n_parts, 1)
+        for label, (wall, cpu, frames) in encode_parts(clip, segments, smoothed, info).items():
+            rows.append(_rate(f"  {label} alone, same frames", frames, wall))
+            rows[-1]["CPU ms/frame"] = round(1000 * cpu / frames, 1)
         _, seconds = timed(finalise, str(clip), files, str(Path(tmp) / "out.mp4"), settings, info)
         rows.append(_rate("join segments + copy audio", n, seconds))
 
