@@ -40,6 +40,8 @@ def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_pat
     assert "model vit-i-gan w4" in names
     assert "model vit-gan w4 (tiny-w4.safetensors)" in names  # the checkpoint whose ab is encoded
     assert any(n.startswith("smooth") for n in names) and any(n.startswith("encode") for n in names)
+    parts = [r for r in rows if r["stage"].endswith("alone, same frames")]
+    assert len(parts) == 2 and all(r["CPU ms/frame"] > 0 for r in parts)
     assert all(r["fps"] > 0 and r["frames"] > 0 for r in rows)
     assert rows[0]["frames"] == 25  # 1 s of the 25 fps clip, every frame decoded once
 
@@ -92,9 +94,12 @@ def test_ray_benchmarks_smoke(ray_local, tmp_path):
     pipeline, frames, memory = results
 
     (rows,) = pipeline.tables.values()
-    assert [r["run"] for r in rows] == ["sequential loop (1 process)", "Ray pipeline"]
+    assert [r["run"] for r in rows[:2]] == ["sequential loop (1 process)", "Ray pipeline"]
+    assert rows[2]["run"].startswith("model alone") and len(rows) == 3
     assert all(r["frames"] == 25 and r["fps"] > 0 for r in rows)
     assert pipeline.headline["value"] == round(rows[1]["fps"] / rows[0]["fps"], 3)
+    model_ratio = round(rows[1]["fps"] / rows[2]["fps"], 3)
+    assert any(f"model-alone fps = {model_ratio}**" in n for n in pipeline.notes)
 
     (rows,) = frames.tables.values()
     total = next(r for r in rows if r["run"] == "workflow total")

@@ -53,7 +53,9 @@ def test_sample_aspect_ratio_kept(tmp_path):
 
 
 def test_field_order_kept(tmp_path):
-    """FFV1/Matroska stores it; H.264 flags the woven frames as interlaced (x264 pic_struct)."""
+    """FFV1/Matroska stores it; H.264 flags the woven frames as interlaced (x264 pic_struct);
+    H.265 has it from the container only (Matroska FieldOrder, MP4 'fiel'): HEVC can signal it
+    only by coding fields (x265 --interlace), which FFmpeg decodes as half-height frames."""
     src = make_testsrc(
         tmp_path / "tff.mp4",
         size="720x576",
@@ -62,9 +64,9 @@ def test_field_order_kept(tmp_path):
         extra=[*X264, "-flags", "+ildct+ilme", "-x264-params", "tff=1"],
     )
     assert streams(src)[0]["field_order"] == "tt"
-    for codec in ("ffv1", "h264"):
-        out, _ = round_trip(src, tmp_path / f"out-{codec}.mkv", codec=codec)
-        assert streams(out)[0]["field_order"] == "tt", codec
+    for codec, suffix in (("ffv1", ".mkv"), ("h264", ".mkv"), ("h265", ".mkv"), ("h265", ".mp4")):
+        out, _ = round_trip(src, tmp_path / f"out-{codec}{suffix}", codec=codec)
+        assert streams(out)[0]["field_order"] == "tt", (codec, suffix)
 
 
 def _combing(frames) -> float:

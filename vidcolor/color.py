@@ -10,13 +10,12 @@ The maths follows ``skimage.color.rgb2lab``/``lab2rgb`` (same matrices and white
 agree to ~1e-4 Lab units; tests check that on real photos. Half-precision input is computed in
 float32 (Lab needs the precision) and returned in the input dtype.
 
-Video is merged in Y'CbCr (``YCbCrFormat``, ``chroma_from_luma``): the source's luma codes stay,
-Cb/Cr are computed from L* of those codes and the predicted ab, planar float32 on the CPU.
+Video is merged in Y'CbCr (``YCbCrFormat`` here, the per-frame maths in ``vidcolor.video.chroma``):
+the source's luma codes stay, Cb/Cr are computed from L* of those codes and the predicted ab.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,10 +78,10 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     if lab.shape[-3] != 3:
         raise ValueError(f"lab_to_rgb expects 3 channels at dim -3, got shape {tuple(lab.shape)}")
     linear = _lab_to_linear_rgb(_channels_last(lab.to(_work_dtype(lab))))
-    return _channels_first(_linear_to_srgb(linear).clamp(0.0, 1.0)).to(lab.dtype)
+    return _channels_first(linear_to_srgb(linear).clamp(0.0, 1.0)).to(lab.dtype)
 
 
-def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > 0.0031308, 1.055 * x.clamp_min(1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * x)
 
 
@@ -184,7 +183,7 @@ def _linear_to_srgb_uint8(lin: torch.Tensor) -> torch.Tensor:
     global _srgb_lut
     if _srgb_lut is None:
         x = torch.linspace(0.0, 1.0, _LUT_SIZE, dtype=torch.float64)
-        _srgb_lut = (_linear_to_srgb(x) * 255.0).round().to(torch.uint8)
+        _srgb_lut = (linear_to_srgb(x) * 255.0).round().to(torch.uint8)
     idx = (lin.clamp(0.0, 1.0) * (_LUT_SIZE - 1) + 0.5).to(torch.int64)
     return _srgb_lut.to(lin.device)[idx]
 
@@ -266,134 +265,25 @@ class YCbCrFormat:
 
 def lstar_from_luma(y_unit: torch.Tensor) -> torch.Tensor:
     """L* of the grey whose R' = G' = B' = Y' (sRGB curve): the lightness a B&W frame shows."""
-    return 116.0 * _luma_f(y_unit) - 16.0
+    return 116.0 * luma_f(y_unit) - 16.0
 
 
-def _luma_f(y_unit: torch.Tensor) -> torch.Tensor:
+def luma_f(y_unit: torch.Tensor) -> torch.Tensor:
     """CIE f(Y) of the grey with luma Y' in [0, 1] (f = (L* + 16) / 116)."""
     lin = _srgb_to_linear(y_unit.double())
     return torch.where(lin > 0.008856, lin.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * lin + 16 / 116)
 
 
-_DELTA = 6.0 / 29.0  # CIE: f is a cube above delta, its tangent line below
+CIE_DELTA = 6.0 / 29.0  # CIE: f is a cube above delta, its tangent line below
 
 
-def _f_inverse(f: torch.Tensor) -> torch.Tensor:
+def f_inverse(f: torch.Tensor) -> torch.Tensor:
     """CIE f^-1 without a branch: max(f, d)^3 + 3 d^2 min(f - d, 0) (d = 6/29), the cube above d
     and its tangent below, which is the standard's linear part (skimage's 7.787 to 5e-6)."""
-    cube = f.clamp_min(_DELTA)
+    cube = f.clamp_min(CIE_DELTA)
     cube = cube * cube * cube
-    return cube.add_((f - _DELTA).clamp_max_(0.0), alpha=3 * _DELTA * _DELTA)
+    return cube.add_((f - CIE_DELTA).clamp_max_(0.0), alpha=3 * CIE_DELTA * CIE_DELTA)
 
 
 # Linear sRGB from (X/Xn, Y, Z/Zn): the white point folded into skimage's matrix.
-_RGB_FROM_XYZN = (_RGB_FROM_XYZ * torch.tensor(_WHITE_D65, dtype=torch.float64)).tolist()
-
-
-@functools.lru_cache(maxsize=16)
-def _luma_tables(fmt: YCbCrFormat, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """f(Y) and Y of the grey for every sum of ``n`` luma codes (a chroma sample's block)."""
-    f = _luma_f(fmt.luma_unit(torch.arange(n * fmt.max_code + 1, dtype=torch.float64) / n))
-    return f.float(), _f_inverse(f).float()
-
-
-def _planar_linear_rgb(fy, y_lin, a, b) -> torch.Tensor:
-    """Lab given as f(Y), Y, a*, b* (N,) -> linear sRGB (3, N), as ``_lab_to_linear_rgb``."""
-    x = _f_inverse(fy + a * (1 / 500.0))
-    z = _f_inverse((fy - b * (1 / 200.0)).clamp_min_(0))
-    return torch.stack(
-        [(x * m[0]).add_(y_lin, alpha=m[1]).add_(z, alpha=m[2]) for m in _RGB_FROM_XYZN]
-    )
-
-
-def _in_gamut(rgb: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
-    r, g, b = rgb.unbind(0)
-    low = torch.minimum(torch.minimum(r, g), b)
-    high = torch.maximum(torch.maximum(r, g), b)
-    return (low >= -eps) & (high <= 1 + eps)
-
-
-_HUE_BINS = 512
-_MAX_CHROMA = AB_SCALE * 2**0.5  # |a|, |b| <= 128
-
-
-@functools.lru_cache(maxsize=16)
-def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> torch.Tensor:
-    """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at _HUE_BINS + 1 hues (both
-    ends 0 and 2 pi), flat (sums * (_HUE_BINS + 1)), found once per format by bisection along each
-    hue ray: ~0.1 s for 8-bit 4:2:0, 0.4 s for 10-bit."""
-    f_table, y_table = _luma_tables(fmt, n)
-    hue = torch.arange(_HUE_BINS + 1, dtype=torch.float32) * (2 * torch.pi / _HUE_BINS)
-    cos, sin = hue.cos()[None, :], hue.sin()[None, :]
-    fy, y_lin = f_table[:, None].expand(-1, len(hue)), y_table[:, None].expand(-1, len(hue))
-    lo = torch.zeros(len(f_table), len(hue))
-    hi = torch.full_like(lo, _MAX_CHROMA)
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        ok = _in_gamut(_planar_linear_rgb(fy, y_lin, mid * cos, mid * sin))
-        lo = torch.where(ok, mid, lo)
-        hi = torch.where(ok, hi, mid)
-    return lo.reshape(-1)
-
-
-def _fit_planar(fy, y_lin, a, b, index: torch.Tensor, limits: torch.Tensor) -> torch.Tensor:
-    """Linear sRGB (3, N) of Lab planes; out-of-gamut colours keep L and hue and take the largest
-    in-gamut chroma from ``limits`` (``_chroma_limits`` by luma sum ``index``): the result of
-    ``_fit_flat``'s bisection, looked up instead of searched per pixel."""
-    rgb = _planar_linear_rgb(fy, y_lin, a, b)
-    (out,) = (~_in_gamut(rgb)).nonzero(as_tuple=True)
-    if out.numel():
-        fs, ys, sa, sb = fy[out], y_lin[out], a[out], b[out]
-        hue = torch.atan2(sb, sa).add_(2 * torch.pi).remainder_(2 * torch.pi)
-        pos = hue.mul_(_HUE_BINS / (2 * torch.pi))
-        edge = pos.long().clamp_(max=_HUE_BINS - 1)
-        at = index[out] * (_HUE_BINS + 1) + edge
-        limit = torch.lerp(torch.take(limits, at), torch.take(limits, at + 1), pos - edge)
-        scale = (limit / torch.hypot(sa, sb).clamp_min(1e-6)).clamp_(max=1.0)
-        # Between table hues the limit is interpolated: at most a hair outside, clipped below.
-        rgb[:, out] = _planar_linear_rgb(fs, ys, sa * scale, sb * scale).clamp_(0.0, 1.0)
-    return rgb
-
-
-def chroma_from_luma(
-    sums: torch.Tensor, n: int, ab: torch.Tensor, fmt: YCbCrFormat
-) -> torch.Tensor:
-    """Cb, Cr codes (2, h, w), float, of the colours with a*, b* = ``ab`` (2, h, w) and the L* of
-    the source: ``sums`` (h, w) are each chroma sample's sum of ``n`` luma codes.
-
-    Out-of-gamut colours lose chroma, not lightness (:func:`fit_to_gamut`). Cb/Cr are the colour's
-    own colour differences (its R'G'B' minus its own luma); the frame keeps the source's Y', so a
-    decoded pixel is the target colour shifted along grey by (source Y' - target Y'), the residue
-    of non-constant luminance (measured as Delta E against the full-RGB merge: see
-    benchmarks/RESULTS.md). Planar float32 maths, a table per luma sum: no pow on L.
-    """
-    f_table, y_table = _luma_tables(fmt, n)
-    index = sums.reshape(-1).long()
-    fy, y_lin = torch.take(f_table, index), torch.take(y_table, index)
-    a, b = ab.float().reshape(2, -1)
-    rgb = _srgb_gamma(_fit_planar(fy, y_lin, a, b, index, _chroma_limits(fmt, n)))
-    kr, kb = fmt.kr, fmt.kb
-    kg = 1.0 - kr - kb
-    r, g, b = rgb.unbind(0)
-    pb = (b * 0.5).add_(r, alpha=-kr / (2 - 2 * kb)).add_(g, alpha=-kg / (2 - 2 * kb))
-    pr = (r * 0.5).add_(g, alpha=-kg / (2 - 2 * kr)).add_(b, alpha=-kb / (2 - 2 * kr))
-    return fmt.chroma_code(torch.stack((pb, pr))).view(2, *sums.shape)
-
-
-_GAMMA_SIZE = 1 << 16
-_gamma_table: np.ndarray | None = None
-
-
-def _srgb_gamma(lin: torch.Tensor) -> torch.Tensor:
-    """Linear -> sRGB-encoded in [0, 1], float32, through a 65536-entry table (within 1e-4 of the
-    curve, 0.03 of an 8-bit code); numpy's gather with uint16 indices is 3x cheaper than the pow.
-    ``lin`` (a CPU tensor the caller owns) is overwritten."""
-    global _gamma_table
-    if _gamma_table is None:
-        x = torch.linspace(0.0, 1.0, _GAMMA_SIZE, dtype=torch.float64)
-        _gamma_table = _linear_to_srgb(x).float().numpy()
-    arr = lin.numpy()
-    np.clip(arr, 0.0, 1.0, out=arr)
-    arr *= _GAMMA_SIZE - 1
-    arr += 0.5
-    return torch.from_numpy(_gamma_table[arr.astype(np.uint16)])
+RGB_FROM_XYZN = (_RGB_FROM_XYZ * torch.tensor(_WHITE_D65, dtype=torch.float64)).tolist()

@@ -2,7 +2,7 @@
 
 The output's Y' plane is the source's, code for code (shifted only when the output is deeper);
 only Cb/Cr are computed, at chroma resolution, from L* (of the source Y') and the upsampled ab
-(``merge_chroma``). Colour tags follow ``vidcolor.video.tags``; sample aspect ratio and field order
+(``vidcolor.video.chroma``). Colour tags follow ``vidcolor.video.tags``; sample aspect ratio and field order
 are carried over. Segments are encoded without B-frames so DTS == PTS: the concatenation in
 ``mux`` then has monotonic DTS at every join. The encoder re-decodes its segment's luma
 (``iter_luma``) instead of receiving full frames from other stages.
@@ -11,22 +11,18 @@ are carried over. Segments are encoded without B-frames so DTS == PTS: the conca
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from vidcolor import color
-from vidcolor.color import YCbCrFormat, merge_l_ab  # noqa: F401  (merge_l_ab: still images)
+from vidcolor.color import merge_l_ab  # noqa: F401  (merge_l_ab: still images)
 from vidcolor.errors import VidcolorError
+from vidcolor.video.chroma import ChromaMerger, one_opencv_thread
 from vidcolor.video.decode import iter_luma
-from vidcolor.video.planes import block_sums, change_depth, chroma_subsampling, make_frame, pad_to
+from vidcolor.video.planes import change_depth, chroma_subsampling, make_frame, pad_to
 from vidcolor.video.probe import VideoInfo, codec_threads
 from vidcolor.video.segments import Segment
 from vidcolor.video.tags import ColourTags, output_tags
@@ -107,22 +103,6 @@ def coded_size(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
     return -(-width // sub_w) * sub_w, -(-height // sub_h) * sub_h
 
 
-def merge_chroma(y: np.ndarray, ab_small: np.ndarray, fmt: YCbCrFormat, pix_fmt: str) -> np.ndarray:
-    """Cb, Cr codes (2, h, w) of ``pix_fmt`` for luma codes ``y`` (H, W) and normalised ab.
-
-    L* comes from the mean luma code of each chroma sample's block, ab is upsampled bilinearly
-    straight to chroma resolution (bicubic cost 2 ms more per 720p frame for +0.02 Delta E), and
-    :func:`vidcolor.color.chroma_from_luma` does the rest."""
-    sub_h, sub_w = chroma_subsampling(pix_fmt)
-    sums = torch.from_numpy(block_sums(y, sub_h, sub_w))
-    ab = torch.as_tensor(np.asarray(ab_small, dtype=np.float32))[None]
-    if ab.shape[-2:] != sums.shape:
-        ab = F.interpolate(ab, size=tuple(sums.shape), mode="bilinear", align_corners=False)
-    ab = color.denormalize_ab(ab[0].clamp(-1.0, 1.0))
-    chroma = color.chroma_from_luma(sums, sub_h * sub_w, ab, fmt)
-    return chroma.numpy().astype(np.uint8 if fmt.bits <= 8 else np.uint16)
-
-
 def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, tags: ColourTags):
     """The output video stream, tagged (colour, SAR, field order unless deinterlaced)."""
     width, height = coded_size(source.width, source.height, pix_fmt)
@@ -148,18 +128,6 @@ def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, 
     elif v.field_order in _FIELD_ORDER_CODES:
         ctx.field_order = _FIELD_ORDER_CODES[v.field_order]
     return stream
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """The merge's ops are small (one chroma plane): split over threads they only wait on each
-    other, 8x slower measured on 2 busy cores. x264 keeps its own threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _tag_frame(frame: av.VideoFrame, tags: ColourTags) -> None:
@@ -191,10 +159,11 @@ def encode_segment(
     fmt = tags.ycbcr(out_bits)
     n_written = 0
     with (
-        _one_torch_thread(),
+        one_opencv_thread(),
         av.open(str(out_path), mode="w", format=settings.segment_format()) as out,
     ):
         stream = _open_video(out, settings, source, pix_fmt, tags)
+        merge = ChromaMerger(fmt, pix_fmt, (stream.height, stream.width))
         luma = iter_luma(
             uri,
             seg,
@@ -211,7 +180,7 @@ def encode_segment(
                 )
             y = change_depth(item.y, item.bits, out_bits)
             y = pad_to(y, stream.height, stream.width)
-            frame = make_frame(y, merge_chroma(y, ab, fmt, pix_fmt), pix_fmt)
+            frame = make_frame(y, merge(y, ab), pix_fmt)
             _tag_frame(frame, tags)
             frame.pts = item.pts
             frame.time_base = source.time_base  # the stream's may change when the muxer starts

@@ -54,17 +54,27 @@ def pad_to(y: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.pad(y, ((0, height - y.shape[0]), (0, width - y.shape[1])), mode="edge")
 
 
-def block_sums(y: np.ndarray, sub_h: int, sub_w: int) -> np.ndarray:
-    """Sum of the luma codes over each chroma sample's block (H/sub_h, W/sub_w), int32.
+def block_sums(y: np.ndarray, sub_h: int, sub_w: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Sum of the luma codes over each chroma sample's block (H/sub_h, W/sub_w), into ``out``
+    when given (any integer type; a reused buffer spares the page faults of a fresh array),
+    else a new uint16 (8-bit codes) or int32 array.
 
     Chroma sits at the block centre here; MPEG-2/H.264 4:2:0 sites it at the left edge, half a
     luma sample away: the remaining approximation (README, "Output format")."""
-    total = y[::sub_h, ::sub_w].astype(np.int32)  # strided adds: 10x faster than a reshape-sum
-    for i in range(sub_h):
-        for j in range(sub_w):
-            if i or j:
-                total += y[i::sub_h, j::sub_w]
-    return total
+    wide = np.uint16 if y.dtype == np.uint8 else np.int32
+    # Whole rows first: contiguous adds, 2.5x faster than adding 2-D strided blocks.
+    rows = np.add(y[0::sub_h], y[1::sub_h], dtype=wide) if sub_h > 1 else y
+    for i in range(2, sub_h):
+        rows += y[i::sub_h]
+    if out is None:
+        out = np.empty((rows.shape[0], rows.shape[1] // sub_w), wide)
+    if sub_w == 1:
+        np.copyto(out, rows)
+        return out
+    np.add(rows[:, 0::sub_w], rows[:, 1::sub_w], out=out, dtype=out.dtype)
+    for j in range(2, sub_w):
+        out += rows[:, j::sub_w]
+    return out
 
 
 def chroma_subsampling(pix_fmt: str) -> tuple[int, int]:
