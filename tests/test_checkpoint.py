@@ -96,3 +96,31 @@ def test_s3_round_trip(s3_env):
         assert torch.equal(g(x), g2(x))
     tensors, meta = load_tensors("s3://models/runs/g.safetensors")
     assert "vidcolor" in meta and tensors
+
+
+def test_averaged_generator_is_the_mean_of_the_checkpoints_and_loads(tmp_path):
+    from vidcolor.errors import VidcolorError
+    from vidcolor.train.average import average_generators, main
+
+    paths = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        g = build_generator(ModelConfig(width=4, image_size=64))
+        paths.append(str(tmp_path / f"checkpoint_step_{seed}" / "generator.safetensors"))
+        (tmp_path / f"checkpoint_step_{seed}").mkdir()
+        save_generator(paths[-1], g, ModelConfig(width=4, image_size=64))
+    tensors = [load_tensors(p)[0] for p in paths]
+    mean, metadata = average_generators(paths)
+    name = next(k for k, v in mean.items() if v.is_floating_point())
+    assert torch.allclose(mean[name], sum(t[name] for t in tensors) / 3, atol=1e-7)
+    assert "checkpoint_step_2/generator.safetensors" in metadata["averaged_from"]
+    assert str(tmp_path) not in metadata["averaged_from"]  # no machine paths in the file
+    main([str(tmp_path / "avg.safetensors"), *paths])
+    g, cfg = load_generator(str(tmp_path / "avg.safetensors"))
+    assert cfg.width == 4
+    other = str(tmp_path / "other.safetensors")
+    save_generator(
+        other, build_generator(ModelConfig(width=8, image_size=64)), ModelConfig(width=8)
+    )
+    with pytest.raises(VidcolorError, match="other.safetensors: not the same model"):
+        average_generators([paths[0], other])
