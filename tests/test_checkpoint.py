@@ -124,3 +124,28 @@ def test_averaged_generator_is_the_mean_of_the_checkpoints_and_loads(tmp_path):
     )
     with pytest.raises(VidcolorError, match="other.safetensors: not the same model"):
         average_generators([paths[0], other])
+
+
+def test_batchnorm_recalibration_measures_statistics_on_training_crops(tmp_path):
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    from vidcolor.train.average import recalibrate_batchnorm
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for name in ("coffee", "chelsea"):
+        Image.fromarray(getattr(skimage.data, name)()).save(data / f"{name}.png")
+    uri = str(tmp_path / "g.safetensors")
+    save_generator(uri, build_generator(ModelConfig(width=4, image_size=32)), ModelConfig(width=4))
+    before = load_tensors(uri)[0]
+    recalibrate_batchnorm(uri, str(data), image_size=32, batches=2, seed=0)
+    after, metadata = load_tensors(uri)
+    assert metadata["batchnorm_recalibrated"] == "2x16 crops"
+    name = next(k for k in before if k.endswith("running_mean"))
+    # A fresh generator's running means are 0; measured on photos they are not.
+    assert np.abs(before[name].numpy()).max() == 0 and np.abs(after[name].numpy()).max() > 1e-3
+    weight = next(k for k in before if k.endswith("conv.weight") or k.endswith("0.weight"))
+    assert torch.equal(before[weight], after[weight])  # only the statistics change
+    load_generator(uri)  # still a valid checkpoint
