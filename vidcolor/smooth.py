@@ -2,26 +2,32 @@
 
 Two methods, chosen by ``SmoothingConfig.method``:
 
-``"flow"`` (default, motion-compensated). Optical flow (DIS, :mod:`vidcolor.flow`) is estimated on L
-between consecutive frames of a shot, both ways. For frame i and each neighbour j in
-[i - radius, i + radius], the consecutive flows are chained to find where every pixel of i is in j,
-j's ab is sampled there and blended in with weight
+``"flow"`` (default, motion-compensated and recursive). Optical flow (DIS, :mod:`vidcolor.flow`)
+is estimated on L between consecutive frames of a shot, both ways. A running estimate of ab (a
+weighted sum of ab and the sum of its weights) is carried along the flow from frame to frame, once
+forwards from the start of the shot and once backwards from its end; at each step the carried sums
+are sampled where the flow says each pixel of the new frame came from and added to its own ab:
 
-    w_ij = exp(-(i - j)^2 / (2 sigma_t^2)) * trusted_ij * exp(-(L_i - L_j(warped))^2 / (2 luma_sigma^2))
+    S_t = ab_t + alpha * trusted_t * exp(-(L_t - L_prev(warped))^2 / (2 luma_sigma^2)) * S_prev(warped)
 
-- trusted_ij is the product of the forward-backward checks along the chain (0 where the pixel is
-  occluded or leaves the frame on the way), so colour follows the object, not the pixel.
-- The luma term rejects what the flow got wrong: sampled L that does not match L_i.
-- Frame i itself has weight 1. Flow is never computed across a scene cut, so no colour crosses it.
+- alpha = radius / (radius + 1): what lies k steps back weighs alpha^k, so each side together
+  weighs ``radius`` times the frame itself, and colour is averaged over many frames for the cost
+  of two flows and two samples per frame.
+- trusted_t is the forward-backward check of that step (0 where the pixel was occluded or came
+  from outside the frame): there the estimate restarts from the frame's own ab, so colour follows
+  the object, not the pixel. The luma term rejects what the flow got wrong.
+- The result is (forward sums + backward sums - frame t) / (their weights - 1): frame t once,
+  both sides of it. Flow is never computed across a scene cut, so no colour crosses it.
 
-``"window"`` (the previous method, kept for comparison): the same window averaged in place, with a
-luma term on |L_i - L_j| at the same pixel; it cannot follow motion, it only avoids ghosts.
+``"window"`` (the previous method, kept for comparison): neighbours in [i - radius, i + radius]
+averaged in place with weights exp(-(i - j)^2 / (2 sigma_t^2)) and a luma term on |L_i - L_j| at
+the same pixel; it cannot follow motion, it only avoids ghosts.
 
-Locality, on purpose: everything frame i gets depends only on frames in [i - radius, i + radius]
-(a cut between k-1 and k, and the flow between them, are decided from those two frames alone; the
-sum for frame i is built in one fixed order). A video processed in segments that carry
-``overlap >= radius`` context frames on each side therefore gives the same ab for the frames each
-segment owns as the whole video in one go.
+Segments: a frame's result depends only on its shot's frames and, for "flow", ever less on frames
+further away (a cut between k-1 and k, and the flow between them, are decided from those two frames
+alone). A video processed in segments carrying :func:`context_frames` context frames on each side
+(radius for "window"; for "flow" enough that what lies beyond weighs too little to move ab by more
+than ``SEAM_TOLERANCE``) gives the same ab for the frames each segment owns as the whole video.
 
 Arrays are numpy, channel-first: ``l`` is normalised L (N, 1, h, w) in [-1, 1] and ``ab`` normalised
 ab (N, 2, h, w) in [-1, 1] (see :mod:`vidcolor.color`).
@@ -29,6 +35,7 @@ ab (N, 2, h, w) in [-1, 1] (see :mod:`vidcolor.color`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,12 +48,16 @@ from vidcolor.errors import UsageError
 DEFAULT_CUT_THRESHOLD = 0.11
 DEFAULT_HIST_BINS = 32
 METHODS = ("flow", "window")
+# Normalised ab: segments agree with the whole video to this (0.128 Lab units, far below visible).
+SEAM_TOLERANCE = 1e-3
 
 
 @dataclass
 class SmoothingConfig:
-    radius: int = 3  # frames on each side; 0 turns smoothing off
-    sigma_t: float = 2.0  # temporal gaussian, in frames
+    radius: int = (
+        3  # strength: weight of each side relative to the frame ("window": frames); 0 = off
+    )
+    sigma_t: float = 2.0  # "window" only: temporal gaussian, in frames
     luma_sigma: float = 0.1  # per-pixel falloff on |L_i - L_j| in normalised L (0.1 = 5 L* units)
     cut_threshold: float = (
         DEFAULT_CUT_THRESHOLD  # L-histogram distance (0..1) that starts a new shot
@@ -166,99 +177,135 @@ def _smooth_in_place(
     return num / den
 
 
+def memory_weight(radius: int) -> float:
+    """alpha of the flow method: one step along the flow keeps this share of the running estimate,
+    so the frames on each side together weigh ``radius`` times the frame itself."""
+    return radius / (radius + 1.0)
+
+
+def context_frames(config: SmoothingConfig, tolerance: float = SEAM_TOLERANCE) -> int:
+    """Context frames a segment needs on each side so that its owned frames get the ab of the
+    whole video to within ``tolerance`` (normalised ab).
+
+    "window": exactly ``radius``. "flow": what lies k or more frames away weighs at most
+    alpha^k / (1 - alpha) against the frame's own weight of 1, and two ab differ by at most 2,
+    so leaving it out moves the result by at most 2 alpha^k / (1 - alpha)."""
+    if config.radius == 0 or config.method == "window":
+        return config.radius
+    alpha = memory_weight(config.radius)
+    return math.ceil(math.log(tolerance * (1.0 - alpha) / 2.0) / math.log(alpha))
+
+
 def _smooth_along_flow(
     ab: np.ndarray,
     l: np.ndarray,  # noqa: E741
     config: SmoothingConfig,
     shot: np.ndarray,
 ) -> np.ndarray:
-    """The "flow" method (module docstring): neighbours' ab sampled where the chained flow says each
-    pixel went, weighted by time, the forward-backward checks along the chain and matching L."""
-    import cv2
-
+    """The "flow" method (module docstring): a running estimate carried along the flow from the
+    start of the shot and one from its end, each frame counted once."""
     from vidcolor import flow
 
     n, _, h, w = ab.shape
     grid = flow.pixel_grid(h, w)
-    near = _Neighbourhood(ab, l, shot, grid)
-    time_weight = _temporal_weights(config)
-    minus_inv_2luma = np.float32(-1.0 / (2.0 * config.luma_sigma**2))
-    out = np.empty_like(ab)
-    for i in range(n):
-        near.forget_before(i - config.radius)
-        num_a, num_b = ab[i, 0].copy(), ab[i, 1].copy()  # frame i's own weight is 1
-        den = np.ones((h, w), np.float32)
-        for direction in (1, -1):  # always this order, so any slice of the video sums alike
-            (x, y), trust, j = grid, np.ones((h, w), np.float32), i
-            for d in range(1, config.radius + 1):
-                step = near.step(j, direction)
-                if step is None:  # end of the frames, or a cut: the chain stops
-                    break
-                dx, dy, step_trust, _ = cv2.split(flow.sample(step, x, y))
-                x, y = x + dx, y + dy
-                trust *= step_trust
-                j += direction
-                # Interpolated flow can land a trusted pixel a fraction of a pixel outside the
-                # frame: take the edge's colour there, not black (trust goes to 0 further out).
-                seen = flow.sample(near.frame(j), x, y, edge="replicate")
-                seen_a, seen_b, seen_l, _ = cv2.split(seen)
-                weight = seen_l - l[i, 0]  # then in place: no temporaries in the hot loop
-                np.multiply(weight, weight, out=weight)
-                weight *= minus_inv_2luma
-                weight = cv2.exp(weight)  # 4x faster than np.exp here
-                weight *= trust
-                weight *= time_weight[d]
-                num_a += weight * seen_a
-                num_b += weight * seen_b
-                den += weight
-        out[i, 0] = num_a / den
-        out[i, 1] = num_b / den
+    links = _Links(l, shot, grid)
+    carry = _Carry(l, grid, memory_weight(config.radius), config.luma_sigma)
+    # Backward pass first, keeping its sums; the forward pass then finishes each frame. The links
+    # the forward pass needs (k -> k - 1) are kept from the backward pass, which computes both.
+    back_num = np.empty_like(ab)
+    back_den = np.empty((n, h, w), np.float32)
+    state = None
+    for t in range(n - 1, -1, -1):
+        num_a, num_b, den = carry.step(ab[t], t, state, links.ahead(t))
+        back_num[t, 0], back_num[t, 1], back_den[t] = num_a, num_b, den
+        state = carry.state(num_a, num_b, den, t)
+    out = back_num  # frame t's backward sums are read once, then its result takes their place
+    state = None
+    for t in range(n):
+        num_a, num_b, den = carry.step(ab[t], t, state, links.behind(t))
+        state = carry.state(num_a, num_b, den, t)
+        # Frame t is in both sums with weight 1: count it once.
+        total = den + back_den[t] - 1.0
+        out[t, 0] = (num_a + back_num[t, 0] - ab[t, 0]) / total
+        out[t, 1] = (num_b + back_num[t, 1] - ab[t, 1]) / total
     return out
 
 
-class _Neighbourhood:
-    """What the flow method samples around frame i, made when first asked for and dropped once i
-    has moved past it, so memory holds ~2 * radius frames rather than the whole segment (a 10 s
-    segment of 448x256 frames would need ~1.4 GB for every step and frame at once)."""
+class _Carry:
+    """One step of the running estimate: (sum of weighted ab, sum of weights) of the previous
+    frame in the pass, sampled along the flow into frame t, weighted by alpha, the flow's trust
+    and how well the sampled L matches frame t's, plus frame t itself with weight 1."""
 
-    def __init__(self, ab: np.ndarray, l: np.ndarray, shot: np.ndarray, grid) -> None:  # noqa: E741
+    def __init__(self, l: np.ndarray, grid, alpha: float, luma_sigma: float) -> None:  # noqa: E741
+        self.l, self.grid = l, grid
+        self.alpha = np.float32(alpha)
+        self.minus_inv_2luma = np.float32(-1.0 / (2.0 * luma_sigma**2))
+
+    def state(self, num_a, num_b, den, t: int) -> np.ndarray:
+        """What the next step samples: channels last, 4 of them (OpenCV's fast case)."""
+        import cv2
+
+        return cv2.merge([num_a, num_b, den, self.l[t, 0]])
+
+    def step(self, ab_t: np.ndarray, t: int, state, link) -> tuple[np.ndarray, ...]:
+        import cv2
+
+        from vidcolor import flow
+
+        num_a, num_b = ab_t[0].copy(), ab_t[1].copy()
+        den = np.ones(num_a.shape, np.float32)
+        if state is None or link is None:  # first frame of the pass or of a shot: a reset
+            return num_a, num_b, den
+        dx, dy, trust = link
+        # Interpolated flow can land a trusted pixel a fraction of a pixel outside the frame:
+        # take the edge's value there, not 0 (trust is 0 further out).
+        seen = flow.sample(state, self.grid[0] + dx, self.grid[1] + dy, edge="replicate")
+        seen_a, seen_b, seen_den, seen_l = cv2.split(seen)
+        weight = seen_l - self.l[t, 0]  # then in place: no temporaries in the hot loop
+        np.multiply(weight, weight, out=weight)
+        weight *= self.minus_inv_2luma
+        weight = cv2.exp(weight)  # 4x faster than np.exp here
+        weight *= trust
+        weight *= self.alpha
+        num_a += weight * seen_a
+        num_b += weight * seen_b
+        den += weight * seen_den
+        return num_a, num_b, den
+
+
+class _Links:
+    """The flow between consecutive frames of a shot, both ways, with its forward-backward trust.
+    Each pair's flow depends on its two frames alone, so a segment gets the same links as the
+    whole video for the pairs it holds. The backward pass asks for ``ahead(t)`` (t -> t + 1,
+    descending t), computing the pair; the flow back (t + 1 -> t) is kept for ``behind(t + 1)``
+    in float16 (under 0.02 px off for motion under 64 px) to halve what a long segment holds."""
+
+    def __init__(self, l: np.ndarray, shot: np.ndarray, grid) -> None:  # noqa: E741
         from vidcolor.flow import FlowEstimator, l_to_uint8
 
-        self.ab, self.l, self.shot, self.grid = ab, l, shot, grid
-        self.l8 = l_to_uint8(l[:, 0])
+        self.l8, self.shot, self.grid = l_to_uint8(l[:, 0]), shot, grid
         self.estimate = FlowEstimator()
-        self.zero = np.zeros(l.shape[2:], np.float32)
-        self.pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self.frames: dict[int, np.ndarray] = {}
+        n, h, w = self.l8.shape
+        self.back_flow = np.zeros((n, h, w, 2), np.float16)
+        self.back_trust = np.zeros((n, h, w), np.uint8)
+        self.linked = np.zeros(n, bool)  # linked[t]: t - 1 and t are in one shot
 
-    def step(self, j: int, direction: int) -> np.ndarray | None:
-        """(h, w, 4) float32 (dx, dy, trusted, 0) from frame j to j + direction; None at the
-        ends and across a cut. Each pair's flow depends on its two frames only."""
-        k = j if direction == 1 else j - 1  # the pair (k, k + 1)
-        if k < 0 or k + 1 >= len(self.l8) or self.shot[k] != self.shot[k + 1]:
+    def ahead(self, t: int) -> tuple[np.ndarray, ...] | None:
+        import cv2
+
+        from vidcolor.flow import trusted
+
+        if t + 1 >= len(self.l8) or self.shot[t] != self.shot[t + 1]:
+            return None  # the end, or a cut: the pass starts afresh
+        fwd = self.estimate(self.l8[t], self.l8[t + 1])
+        bwd = self.estimate(self.l8[t + 1], self.l8[t])
+        self.back_flow[t + 1] = bwd
+        self.back_trust[t + 1] = trusted(bwd, fwd, self.grid)
+        self.linked[t + 1] = True
+        return (*cv2.split(fwd), trusted(fwd, bwd, self.grid))
+
+    def behind(self, t: int) -> tuple[np.ndarray, ...] | None:
+        if not self.linked[t]:
             return None
-        if k not in self.pairs:
-            import cv2
-
-            from vidcolor.flow import trusted
-
-            fwd = self.estimate(self.l8[k], self.l8[k + 1])
-            bwd = self.estimate(self.l8[k + 1], self.l8[k])
-            self.pairs[k] = (
-                cv2.merge([*cv2.split(fwd), trusted(fwd, bwd, self.grid), self.zero]),
-                cv2.merge([*cv2.split(bwd), trusted(bwd, fwd, self.grid), self.zero]),
-            )
-        return self.pairs[k][0 if direction == 1 else 1]
-
-    def frame(self, j: int) -> np.ndarray:
-        """Frame j as OpenCV samples it: channels last, padded to 4 (a, b, L, 0)."""
-        if j not in self.frames:
-            import cv2
-
-            self.frames[j] = cv2.merge([self.ab[j, 0], self.ab[j, 1], self.l[j, 0], self.zero])
-        return self.frames[j]
-
-    def forget_before(self, first: int) -> None:
-        for cache in (self.pairs, self.frames):
-            for key in [k for k in cache if k < first]:
-                del cache[key]
+        back = self.back_flow[t].astype(np.float32)
+        return back[..., 0], back[..., 1], self.back_trust[t].astype(np.float32)

@@ -96,9 +96,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
         "--smoothing",
         type=int,
         default=DEFAULTS["smoothing"],
-        metavar="RADIUS",
-        help="temporal smoothing of colour over +-RADIUS frames, reset at scene cuts; 0 = off "
-        "(default: %(default)s)",
+        metavar="N",
+        help="temporal smoothing of colour along motion, reset at scene cuts: strength N (the "
+        "frames on each side weigh N times the frame itself); 0 = off (default: %(default)s)",
     )
     v.add_argument(
         "--segment-seconds",

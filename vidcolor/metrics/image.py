@@ -44,12 +44,17 @@ def ab_channels(rgb: np.ndarray) -> np.ndarray:
 
 def ab_psnr(reference: np.ndarray, candidate: np.ndarray) -> float:
     """PSNR in dB on the a*, b* channels (data_range 256 Lab units)."""
+    _check_pair(reference, candidate)
+    return psnr_of_ab(ab_channels(reference), ab_channels(candidate))
+
+
+def psnr_of_ab(reference_ab: np.ndarray, candidate_ab: np.ndarray) -> float:
+    """:func:`ab_psnr` from a*, b* already converted (2, H, W), Lab units: a caller scoring many
+    versions against one reference converts the reference once."""
     from skimage.metrics import peak_signal_noise_ratio
 
-    _check_pair(reference, candidate)
-    ref_ab, cand_ab = ab_channels(reference), ab_channels(candidate)
     with np.errstate(divide="ignore"):
-        return float(peak_signal_noise_ratio(ref_ab, cand_ab, data_range=2 * AB_SCALE))
+        return float(peak_signal_noise_ratio(reference_ab, candidate_ab, data_range=2 * AB_SCALE))
 
 
 def colourfulness(rgb: np.ndarray) -> float:

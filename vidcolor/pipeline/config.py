@@ -31,7 +31,7 @@ class PipelineConfig:
     crf: int = 18  # h264/h265 quality (lower = better)
     preset: str = "veryfast"  # x264/x265 speed preset
     deinterlace: bool = False  # bwdif before the model and the merge (decode and encode stages)
-    smoothing: int = 3  # temporal window radius in frames; 0 = off
+    smoothing: int = 3  # temporal smoothing strength (vidcolor.smooth); 0 = off
     segment_seconds: float = 10.0  # a video is cut into keyframe-aligned segments about this long
     batch_size: int = 16  # frames per model forward pass
     num_actors: int | None = None  # fixed size of the model actor pool (overrides min/max)
@@ -75,8 +75,10 @@ class PipelineConfig:
 
     @property
     def overlap(self) -> int:
-        # Smoothing is exact across segment joins when each side carries >= radius context frames.
-        return self.smoothing
+        # Context frames each side so that segments smooth as the whole video does (to 1e-3 in ab).
+        from vidcolor.smooth import context_frames
+
+        return context_frames(self.smoothing_config())
 
     def smoothing_config(self):
         from vidcolor.smooth import SmoothingConfig
