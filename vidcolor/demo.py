@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         src = sample_clip(args.clip)
         grey = make_grey(src, out / "input" / f"{src.stem}-grey{src.suffix}")
         print(f"grey input: {grey} (from {src})")
-        config = PipelineConfig(checkpoint=checkpoint, model_size=args.model_size, preview=True)
+        # overwrite: a demo shows what the current checkpoint does; skipping the output of an
+        # earlier run (another checkpoint, perhaps) would print "0 ok, 1 skipped" and no cuts.
+        config = PipelineConfig(
+            checkpoint=checkpoint, model_size=args.model_size, preview=True, overwrite=True
+        )
         report = colourise([str(grey)], str(out / "colour"), config)
     except VidcolorError as err:
         print(f"vidcolor demo: error: {err}", file=sys.stderr)
