@@ -142,7 +142,7 @@ EXCLUDED = {
 
 def load_photo(photo: Photo) -> np.ndarray | None:
     """uint8 RGB of ``photo``, or None when its package/library is not installed."""
-    from PIL import Image
+    from vidcolor.image import read_image
 
     if ":" in photo.origin:
         module, name = photo.origin.split(":")
@@ -151,10 +151,7 @@ def load_photo(photo: Photo) -> np.ndarray | None:
     if path.is_dir():  # a Plasma wallpaper: the largest size
         files = sorted(path.iterdir(), key=lambda p: p.stat().st_size)
         path = files[-1] if files else path / "missing"
-    if not path.is_file():
-        return None
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"))
+    return read_image(str(path)) if path.is_file() else None
 
 
 def _library_photo(module: str, name: str) -> np.ndarray | None:

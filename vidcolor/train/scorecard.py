@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-
 
 @dataclass
 class PhotoScore:
@@ -27,16 +25,16 @@ class PhotoScore:
 
 
 def read_photos(root: str | Path) -> dict[str, np.ndarray]:
-    """Every photo under ``root`` (recursively, sorted) as uint8 RGB, keyed by relative path."""
-    from PIL import Image
+    """Every image under ``root`` (recursively, sorted) as uint8 RGB, keyed by relative path."""
+    from vidcolor import storage
+    from vidcolor.image import read_image
 
     root = Path(root)
-    photos = {}
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in PHOTO_SUFFIXES:
-            with Image.open(path) as img:
-                photos[str(path.relative_to(root))] = np.array(img.convert("RGB"))
-    return photos
+    return {
+        str(path.relative_to(root)): np.array(read_image(str(path)))  # writable: torch reads it
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and storage.kind_of(str(path)) == "image"
+    }
 
 
 def score_photos(colouriser, photos: dict[str, np.ndarray]) -> tuple[list[PhotoScore], dict]:
