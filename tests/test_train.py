@@ -88,6 +88,18 @@ def test_video_frames_are_decoded_once_per_run_and_cropped_anew_every_epoch(carp
     assert not all(np.array_equal(a["l"], b["l"]) for a, b in zip(first, second, strict=True))
 
 
+def test_validation_sources_replace_the_heldout_split(carphone, real_photos, tmp_path, ray_local):
+    Image.fromarray(real_photos["chelsea"]).save(tmp_path / "chelsea.png")
+    cfg = data.DataConfig(image_size=32, frames_per_video=3, heldout_fraction=0.5, task_cpus=0.5)
+    train = [data.Source(str(carphone), "carphone.mp4", "video")]
+    validation = [data.Source(str(tmp_path / "chelsea.png"), "chelsea.png", "image")]
+    datasets = data.build_datasets(train, cfg, validation)
+    # All of the training video trains (no 50 % split); validation is the one photo, centre crop.
+    assert datasets["train"].count() == 3 and datasets["heldout"].count() == 1
+    expected = data.to_example(data.center_crop(real_photos["chelsea"], 32))
+    assert np.array_equal(datasets["heldout"].take(1)[0]["ab"], expected["ab"])
+
+
 def test_video_frames_are_sampled_through_the_video_engine(carphone):
     frames = data.sample_video_frames(str(carphone), 4)
     assert len(frames) == 4
@@ -162,6 +174,54 @@ def test_training_state_round_trips_through_safetensors(tmp_path, real_photos):
     assert out1 == pytest.approx(out2, rel=1e-5)
 
 
+def test_moving_average_follows_the_generator_and_is_saved_beside_it(tmp_path):
+    from vidcolor.train.ema import GeneratorEMA
+
+    torch.manual_seed(0)
+    cfg, g, d, disc_kwargs = _tiny_models()
+    start = {k: v.clone() for k, v in g.state_dict().items()}
+    ema = GeneratorEMA(g, decay=0.75)
+    opt_g, opt_d = make_optimizers(g, d, GANConfig())
+    l_norm = torch.rand(2, 1, 32, 32) * 2 - 1
+    ab = torch.rand(2, 2, 32, 32) * 0.2
+    trained = []
+    for _ in range(3):
+        gan_step(g, d, opt_g, opt_d, l_norm, ab)
+        ema.update(g)
+        trained.append({k: v.clone() for k, v in g.state_dict().items()})
+    # avg_3 = 0.75^3 start + 0.25 (0.75^2 w1 + 0.75 w2 + w3), for weights and BatchNorm statistics.
+    name = next(k for k, v in start.items() if v.dtype.is_floating_point and "weight" in k)
+    for key in (name, next(k for k in start if k.endswith("running_mean"))):
+        w1, w2, w3 = (t[key] for t in trained)
+        expected = 0.75**3 * start[key] + 0.25 * (0.75**2 * w1 + 0.75 * w2 + w3)
+        assert torch.allclose(ema.module.state_dict()[key], expected, atol=1e-6), key
+        assert not torch.allclose(expected, w3)  # the average is not the last step
+    batches = next(k for k in start if k.endswith("num_batches_tracked"))
+    assert torch.equal(ema.module.state_dict()[batches], g.state_dict()[batches])
+    assert not any(p.requires_grad for p in ema.module.parameters())
+
+    save_training_state(
+        str(tmp_path),
+        generator=g,
+        model_config=cfg,
+        discriminator=d,
+        disc_kwargs=disc_kwargs,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        position=Position(step=3),
+        averaged_generator=ema.module,
+    )
+    state = load_training_state(str(tmp_path))
+    # generator.safetensors (what is exported and loaded for inference) holds the average; the
+    # optimiser's generator is kept beside it for --resume.
+    assert torch.equal(state.averaged_generator[name], ema.module.state_dict()[name])
+    assert torch.equal(state.generator[name], g.state_dict()[name])
+    from vidcolor.checkpoint import load_generator
+
+    exported, _ = load_generator(str(tmp_path / "generator.safetensors"))
+    assert torch.equal(exported.state_dict()[name], ema.module.state_dict()[name])
+
+
 def test_report_metrics_and_sample_grid(real_photos):
     from vidcolor.color import rgb_to_model_input
 
@@ -186,10 +246,12 @@ def test_cli_and_job_share_options_and_build_the_config():
 
     argv = ["--data", "a/", "--data", "s3://b/p", "--output", "out", "--workers", "2",
             "--variant", "vit-gan", "--width", "16", "--disc-dim", "128", "--disc-depth", "2",
-            "--lr-drop-step", "500", "--max-steps", "7"]  # fmt: skip
+            "--lr-drop-step", "500", "--max-steps", "7", "--validation", "v/",
+            "--ema-decay", "0.999"]  # fmt: skip
     args = build_parser().parse_args(["train", *argv])
     cfg = config_from_args(args)
     assert cfg.data == ["a/", "s3://b/p"] and cfg.workers == 2 and cfg.max_steps == 7
+    assert cfg.validation == ["v/"] and cfg.ema_decay == 0.999
     assert cfg.disc == {"dim": 128, "depth": 2} and cfg.betas == (0.5, 0.9) and cfg.lr == 2e-4
     assert cfg.disc_kwargs() == {"image_size": 256, "dim": 128, "depth": 2}
     assert args.address is None  # the CLI starts/joins a local Ray
@@ -201,3 +263,8 @@ def test_cli_and_job_share_options_and_build_the_config():
     job.add_arguments(parser, default_address="auto")
     job_args = parser.parse_args(argv)
     assert job_args.address == "auto" and config_from_args(job_args) == cfg
+    from vidcolor.errors import UsageError
+
+    bad = build_parser().parse_args(["train", "--data", "a/", "--output", "o", "--ema-decay", "1"])
+    with pytest.raises(UsageError, match="--ema-decay must be in"):
+        config_from_args(bad)

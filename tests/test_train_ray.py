@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vidcolor.train.worker import TrainConfig
@@ -61,7 +62,8 @@ def photo_dir(tmp_path_factory, real_photos):
 @pytest.fixture(scope="module")
 def runs(ray_local, s3_module_env, photo_dir, tmp_path_factory):
     """Run 1: 2 workers, last rank dies once at step 3, FailureConfig(max_failures=1), 4 steps.
-    Run 2: --resume of the same run up to step 6."""
+    Run 2: --resume of the same run up to step 6, keeping a moving average of the generator
+    from the resumed weights on."""
     from vidcolor.train.trainer import run_training
 
     marker = tmp_path_factory.mktemp("fault") / "worker-died"
@@ -83,7 +85,7 @@ def runs(ray_local, s3_module_env, photo_dir, tmp_path_factory):
     second = run_training(
         TrainConfig(
             data=[str(photo_dir)], output=output, name="gan", workers=1, max_steps=6, epochs=50,
-            resume=True, **TINY,
+            resume=True, ema_decay=0.5, **TINY,
         )
     )  # fmt: skip
     return {"first": first, "second": second, "marker": marker, "output": output}
@@ -135,6 +137,13 @@ def test_resume_continues_at_the_saved_step(runs, s3_module_env):
         state = load_training_state(tmp)
     assert state.position.step == 6
     assert all(v["step"].item() == 6 for v in state.opt_g["state"].values())  # Adam steps too
+    # --ema-decay: generator.safetensors is the average, the trained generator is kept beside it.
+    assert state.averaged_generator is not None
+    assert any(
+        not torch.equal(state.averaged_generator[k], v)
+        for k, v in state.generator.items()
+        if v.dtype.is_floating_point
+    )
 
 
 def test_resume_is_explicit(runs, photo_dir):

@@ -16,6 +16,14 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
         metavar="SRC",
         help="images/videos: dir, glob, file or s3:// prefix (repeatable)",
     )
+    p.add_argument(
+        "--validation",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="validation images/videos the reports score (repeatable; default: "
+        "--heldout-fraction of --data)",
+    )
     p.add_argument("--output", required=True, help="output dir or s3:// prefix")
     p.add_argument("--name", default="run", help="run name: checkpoints go to OUTPUT/NAME/")
     p.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1)")
@@ -47,6 +55,13 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument("--l1-weight", type=float, default=100.0)
     p.add_argument("--lr-drop-step", type=int, default=0, help="multiply lr by --lr-drop-factor")
     p.add_argument("--lr-drop-factor", type=float, default=0.1)
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        default=0.0,
+        help="keep an exponential moving average of the generator (e.g. 0.999); reports score "
+        "it and checkpoints export it (default 0: off)",
+    )
     p.add_argument("--report-every", type=int, default=100, help="steps between reports")
     p.add_argument("--keep-checkpoints", type=int, default=3)
     p.add_argument("--max-failures", type=int, default=0, help="worker restarts Ray Train may do")
@@ -91,8 +106,11 @@ def config_from_args(args: argparse.Namespace):
     for name in ("workers", "epochs", "batch_size", "width", "report_every"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    if not 0.0 <= args.ema_decay < 1.0:
+        raise UsageError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     return TrainConfig(
         data=list(args.data),
+        validation=list(args.validation),
         output=args.output,
         name=args.name,
         workers=args.workers,
@@ -113,6 +131,7 @@ def config_from_args(args: argparse.Namespace):
         l1_weight=args.l1_weight,
         lr_drop_step=args.lr_drop_step,
         lr_drop_factor=args.lr_drop_factor,
+        ema_decay=args.ema_decay,
         report_every=args.report_every,
         keep_checkpoints=args.keep_checkpoints,
         max_failures=args.max_failures,

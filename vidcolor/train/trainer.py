@@ -121,7 +121,8 @@ def build_trainer(cfg: TrainConfig):
         crops_per_image=cfg.crops_per_image,
         task_cpus=plan.data_task_cpus,
     )
-    datasets = build_datasets(list_sources(cfg.data), data_config)
+    validation = list_sources(cfg.validation) if cfg.validation else None
+    datasets = build_datasets(list_sources(cfg.data), data_config, validation)
     storage_path, storage_fs = run_storage(cfg.output)
     resources = {"CPU": cfg.cpus_per_worker}
     if cfg.gpu:

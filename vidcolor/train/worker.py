@@ -32,6 +32,7 @@ class TrainConfig:
     """Everything one training run needs; the CLI fills it, workers receive it as a dict."""
 
     data: list[str] = field(default_factory=list)
+    validation: list[str] = field(default_factory=list)  # empty: heldout_fraction of data
     output: str = "train-out"
     name: str = "run"
     workers: int = 1
@@ -52,6 +53,9 @@ class TrainConfig:
     l1_weight: float = 100.0
     lr_drop_step: int = 0  # 0: constant lr; else multiply by lr_drop_factor from this step on
     lr_drop_factor: float = 0.1
+    # > 0: keep an exponential moving average of the generator (weights and BatchNorm statistics)
+    # with this decay per step; reports score it and checkpoints export it (train/ema.py).
+    ema_decay: float = 0.0
     report_every: int = 100
     keep_checkpoints: int = 3
     max_failures: int = 0
@@ -145,6 +149,25 @@ def _maybe_fail(cfg: TrainConfig, step: int, rank: int, world: int) -> None:
             os._exit(1)
 
 
+def _averaged_generator(cfg: TrainConfig, generator, state, where: str):
+    """The run's moving average of the generator (``--ema-decay``), or None: from the
+    checkpoint's average when it has one, else starting at the (restored) generator."""
+    if cfg.ema_decay <= 0:
+        return None
+    from vidcolor.checkpoint import load_exact
+    from vidcolor.train.ema import GeneratorEMA
+
+    ema = GeneratorEMA(generator, cfg.ema_decay)
+    if state is not None and state.averaged_generator is not None:
+        load_exact(
+            ema.module,
+            state.averaged_generator,
+            ema.module.trainable_state_dict(),
+            f"{where}: averaged generator weights do not match this run's generator",
+        )
+    return ema
+
+
 def train_loop_per_worker(config: dict) -> None:
     import ray.train
     from accelerate import Accelerator, DistributedDataParallelKwargs
@@ -184,7 +207,7 @@ def train_loop_per_worker(config: dict) -> None:
         generator, discriminator, GANConfig(lr=cfg.lr, betas=cfg.betas, l1_weight=cfg.l1_weight)
     )
 
-    position = Position()
+    position, state = Position(), None
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as directory:
@@ -201,11 +224,15 @@ def train_loop_per_worker(config: dict) -> None:
         torch.manual_seed(cfg.seed + position.step)  # fresh dropout/noise stream after resume
 
     resumed_from = position.step  # 0 for a fresh start; shows a restore in the metrics
+    ema = _averaged_generator(cfg, generator, state, checkpoint.path if checkpoint else "")
     # One prepare call for both models and both optimisers (accelerate pairs them for DDP/AMP).
     generator, discriminator, opt_g, opt_d = accelerator.prepare(
         generator, discriminator, opt_g, opt_d
     )
     d_plain = accelerator.unwrap_model(discriminator)  # the G step's D: no DDP all-reduce
+    g_plain = accelerator.unwrap_model(generator)
+    if ema is not None:
+        ema.module.to(accelerator.device)
     shard = ray.train.get_dataset_shard("train")
     heldout = _load_heldout(_heldout_shard()) if rank == 0 else None
     log = rep.ScalarLog(
@@ -233,11 +260,11 @@ def train_loop_per_worker(config: dict) -> None:
         if rank != 0:
             ray.train.report(metrics)
         else:
-            g = accelerator.unwrap_model(generator)
+            g_scored = ema.module if ema is not None else g_plain  # the generator exported
             grid = None
             if heldout is not None:
                 l_norm, ab_true = heldout
-                ab_pred = rep.predict(g, l_norm)
+                ab_pred = rep.predict(g_scored, l_norm)
                 metrics.update(rep.heldout_metrics(l_norm, ab_true, ab_pred))
                 grid = rep.sample_grid_png(l_norm, ab_true, ab_pred)
                 storage.write_bytes_atomic(
@@ -252,13 +279,14 @@ def train_loop_per_worker(config: dict) -> None:
             tmp = tempfile.mkdtemp(prefix="vidcolor-ckpt-")
             save_training_state(
                 tmp,
-                generator=g,
+                generator=g_plain,
                 model_config=model_config,
                 discriminator=d_plain,
                 disc_kwargs=cfg.disc_kwargs(),
                 opt_g=opt_g.optimizer if hasattr(opt_g, "optimizer") else opt_g,
                 opt_d=opt_d.optimizer if hasattr(opt_d, "optimizer") else opt_d,
                 position=position,
+                averaged_generator=ema.module if ema is not None else None,
             )
             if grid is not None:
                 with open(os.path.join(tmp, "samples.png"), "wb") as f:
@@ -299,6 +327,8 @@ def train_loop_per_worker(config: dict) -> None:
                 backward=accelerator.backward,
                 discriminator_for_g=d_plain,
             )
+            if ema is not None:
+                ema.update(g_plain)
             window_steps += 1
             for k, v in losses.items():
                 window[k] = window.get(k, 0.0) + v

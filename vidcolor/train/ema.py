@@ -1,0 +1,40 @@
+"""An exponential moving average of the generator: the weights a GAN run exports.
+
+A GAN's generator swings from report to report at a constant learning rate (the demo run's
+validation hue moved by +-0.1 between reports, see DEMO_CARD.md); the average over the last
+~1 / (1 - decay) steps swings far less and is the usual thing to ship (Karras et al., Progressive
+GAN; Yazici et al. 2019, "The unusual effectiveness of averaging in GAN training"). BatchNorm
+running statistics are averaged the same way (they track the weights they were measured with).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class GeneratorEMA:
+    """``module`` (a frozen copy of the generator, eval mode) follows the trained generator:
+    after each optimiser step ``update`` moves every float tensor of its state by
+    ``(1 - decay)`` of the way to the generator's; integer buffers (BatchNorm's batch count) are
+    copied."""
+
+    def __init__(self, generator: nn.Module, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.module = copy.deepcopy(generator).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module) -> None:
+        current = generator.state_dict()
+        for name, average in self.module.state_dict().items():
+            value = current[name]
+            if average.dtype.is_floating_point:
+                average.lerp_(value.to(average.dtype), 1.0 - self.decay)
+            else:
+                average.copy_(value)
