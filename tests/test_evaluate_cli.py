@@ -155,3 +155,7 @@ def test_one_line_errors(run_cli, clips, photo_files, tmp_path, capsys):
     not_video.write_text("not a video")
     code, err = fails("-c", not_video)
     assert code == 1 and "notes.txt: not a readable video" in err
+    broken = tmp_path / "broken.png"  # an image name, not an image: one line naming it
+    broken.write_bytes(b"\x89PNG not really")
+    code, err = fails("-c", broken)
+    assert code == 1 and "broken.png: not an image file" in err

@@ -53,22 +53,6 @@ def _kind(path: Path, flag: str) -> str:
     return "image" if path.suffix.lower() in IMAGE_SUFFIXES else "video"
 
 
-def read_image(path: Path):
-    """Any image file -> uint8 RGB (H, W, 3); grey is repeated, alpha dropped."""
-    import numpy as np
-    from skimage import io, util
-
-    try:
-        img = io.imread(path)
-    except Exception as err:  # imageio/PIL raise many types; all mean "not an image we can read"
-        raise VidcolorError(f"{path}: cannot read image ({err})") from err
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=-1)
-    if img.ndim != 3 or img.shape[-1] not in (3, 4):
-        raise VidcolorError(f"{path}: not an RGB or grey image (shape {img.shape})")
-    return np.ascontiguousarray(util.img_as_ubyte(img[..., :3]))
-
-
 def _folder_images(root: Path) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
@@ -85,11 +69,13 @@ def _video_frames(path: Path) -> Iterator:
 
 def _frames(path: Path, kind: str, names: list[str] | None) -> Iterator[tuple[str, object]]:
     """(label, uint8 RGB frame) in order."""
+    from vidcolor.image import read_image
+
     if kind == "image":
-        yield path.name, read_image(path)
+        yield path.name, read_image(str(path))
     elif kind == "folder":
         for name in names:
-            yield name, read_image(path / name)
+            yield name, read_image(str(path / name))
     else:
         for i, frame in enumerate(_video_frames(path)):
             yield f"frame {i}", frame
