@@ -265,6 +265,11 @@ def test_cli_and_job_share_options_and_build_the_config():
     assert job_args.address == "auto" and config_from_args(job_args) == cfg
     from vidcolor.errors import UsageError
 
+    # Every default is TrainConfig's: the CLI keeps no copy of its own.
+    from vidcolor.train.config import TrainConfig
+
+    plain = build_parser().parse_args(["train", "--data", "a/", "--output", "o"])
+    assert config_from_args(plain) == TrainConfig(data=["a/"], output="o")
     bad = build_parser().parse_args(["train", "--data", "a/", "--output", "o", "--ema-decay", "1"])
     with pytest.raises(UsageError, match="--ema-decay must be in"):
         config_from_args(bad)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 from vidcolor.errors import UsageError
+from vidcolor.train.config import TrainConfig
 
 
 def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = None) -> None:
-    """The train options; shared with jobs/train.py (which defaults to ``--address auto``)."""
+    """The train options; shared with jobs/train.py (which defaults to ``--address auto``).
+    Defaults are :class:`TrainConfig`'s."""
+    d = TrainConfig()
     p.add_argument(
         "--data",
         action="append",
@@ -25,52 +28,68 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
         "--heldout-fraction of --data)",
     )
     p.add_argument("--output", required=True, help="output dir or s3:// prefix")
-    p.add_argument("--name", default="run", help="run name: checkpoints go to OUTPUT/NAME/")
-    p.add_argument("--workers", type=int, default=1, help="Ray Train workers (default 1)")
+    p.add_argument("--name", default=d.name, help="run name: checkpoints go to OUTPUT/NAME/")
+    p.add_argument(
+        "--workers", type=int, default=d.workers, help="Ray Train workers (default %(default)s)"
+    )
     p.add_argument("--gpu", action="store_true", help="one GPU per worker, mixed precision")
-    p.add_argument("--precision", choices=["fp16", "bf16", "no"], default="fp16", help="on GPU")
+    p.add_argument(
+        "--precision", choices=["fp16", "bf16", "no"], default=d.precision, help="on GPU"
+    )
     p.add_argument(
         "--cpus-per-worker",
         type=float,
         help="CPUs each worker reserves (default: 1, less when that would leave under 0.5 CPU "
         "for data loading; a request that does not fit the cluster is refused)",
     )
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: off)")
-    p.add_argument("--batch-size", type=int, default=16, help="per worker (paper: 16)")
-    p.add_argument("--image-size", type=int, default=256, help="training crop size (paper: 256)")
-    p.add_argument("--variant", choices=["vit-i-gan", "vit-gan"], default="vit-gan")
-    p.add_argument("--width", type=int, default=64, help="generator width (paper: 64)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument(
+        "--max-steps", type=int, default=d.max_steps, help="stop after this many steps (0: off)"
+    )
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per worker (paper: 16)")
+    p.add_argument(
+        "--image-size", type=int, default=d.image_size, help="training crop size (paper: 256)"
+    )
+    p.add_argument("--variant", choices=["vit-i-gan", "vit-gan"], default=d.variant)
+    p.add_argument("--width", type=int, default=d.width, help="generator width (paper: 64)")
     p.add_argument("--inception-weights", help="local Inception-v3 weights (vit-i-gan)")
-    p.add_argument("--lr", type=float, default=2e-4, help="for one worker's batch")
+    p.add_argument("--lr", type=float, default=d.lr, help="for one worker's batch")
     p.add_argument(
         "--lr-scaling",
         choices=["sqrt", "linear", "none"],
-        default="sqrt",
+        default=d.lr_scaling,
         help="with N workers the global batch is N x --batch-size and the lr is --lr x sqrt(N) "
         "(default), x N, or unchanged",
     )
-    p.add_argument("--beta1", type=float, default=0.5)
-    p.add_argument("--beta2", type=float, default=0.9)
-    p.add_argument("--l1-weight", type=float, default=100.0)
-    p.add_argument("--lr-drop-step", type=int, default=0, help="multiply lr by --lr-drop-factor")
-    p.add_argument("--lr-drop-factor", type=float, default=0.1)
+    p.add_argument("--beta1", type=float, default=d.betas[0])
+    p.add_argument("--beta2", type=float, default=d.betas[1])
+    p.add_argument("--l1-weight", type=float, default=d.l1_weight)
+    p.add_argument(
+        "--lr-drop-step", type=int, default=d.lr_drop_step, help="multiply lr by --lr-drop-factor"
+    )
+    p.add_argument("--lr-drop-factor", type=float, default=d.lr_drop_factor)
     p.add_argument(
         "--ema-decay",
         type=float,
-        default=0.0,
+        default=d.ema_decay,
         help="keep an exponential moving average of the generator (e.g. 0.999); reports score "
-        "it and checkpoints export it (default 0: off)",
+        "it and checkpoints export it (default %(default)s: off)",
     )
-    p.add_argument("--report-every", type=int, default=100, help="steps between reports")
-    p.add_argument("--keep-checkpoints", type=int, default=3)
-    p.add_argument("--max-failures", type=int, default=0, help="worker restarts Ray Train may do")
+    p.add_argument("--report-every", type=int, default=d.report_every, help="steps between reports")
+    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    p.add_argument(
+        "--max-failures", type=int, default=d.max_failures, help="worker restarts Ray Train may do"
+    )
     p.add_argument("--resume", action="store_true", help="continue OUTPUT/NAME from its latest")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--heldout-fraction", type=float, default=0.1)
-    p.add_argument("--min-chroma-std", type=float, default=6.0, help="drop greyer sources")
-    p.add_argument("--frames-per-video", type=int, default=8)
-    p.add_argument("--crops-per-image", type=int, default=1, help="random crops per epoch")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--heldout-fraction", type=float, default=d.heldout_fraction)
+    p.add_argument(
+        "--min-chroma-std", type=float, default=d.min_chroma_std, help="drop greyer sources"
+    )
+    p.add_argument("--frames-per-video", type=int, default=d.frames_per_video)
+    p.add_argument(
+        "--crops-per-image", type=int, default=d.crops_per_image, help="random crops per epoch"
+    )
     # Discriminator size (paper table 1 values are ViTDiscriminator's defaults).
     p.add_argument("--disc-dim", type=int)
     p.add_argument("--disc-depth", type=int)
@@ -92,8 +111,6 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from vidcolor.train.worker import TrainConfig
-
     disc_keys = {
         "disc_dim": "dim",
         "disc_depth": "depth",
