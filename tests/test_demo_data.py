@@ -37,6 +37,7 @@ def test_builder_splits_drops_grey_and_records_sources(tmp_path, monkeypatch):
     missing = demo_data.Photo("gone", "files", str(tmp_path / "not-installed.jpg"), "d", "CC0")
     monkeypatch.setattr(demo_data, "PHOTOS", (chelsea, coffee, rocket, grey, missing))
     monkeypatch.setattr(demo_data, "VIDEO_CLIPS", (("carphone_pristine.mp4", 2, "VQEG"),))
+    monkeypatch.setattr(demo_data, "GCOMPRIS_ROOT", str(tmp_path / "no-gcompris"))  # not installed
     root = tmp_path / "set"
     record = demo_data.build_photo_set(root, max_side=128)
 
@@ -60,3 +61,101 @@ def test_builder_splits_drops_grey_and_records_sources(tmp_path, monkeypatch):
 def test_unknown_photo_library_is_refused():
     with pytest.raises(ValueError, match="unknown photo library"):
         demo_data.load_photo(demo_data.Photo("x", "y", "nope:thing", "a", "b"))
+
+
+def _rcc(files: dict[str, bytes], compressed: frozenset = frozenset()) -> bytes:
+    """A Qt resource file (format version 2) holding ``files``, built from the format's layout
+    (vidcolor/train/qt_resources.py's docstring); ``compressed`` paths are stored qCompress'ed."""
+    import struct
+    import zlib
+
+    tree: dict = {}
+    for path, content in files.items():
+        *dirs, leaf = path.split("/")
+        node = tree
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[leaf] = (path, content)
+    names, data, nodes = bytearray(), bytearray(), []
+
+    def name_offset(name: str) -> int:
+        offset = len(names)
+        names.extend(struct.pack(">HI", len(name), 0) + name.encode("utf-16-be"))
+        return offset
+
+    queue = [("", tree, 0)]
+    nodes.append(None)
+    while queue:
+        name, children, index = queue.pop(0)
+        first = len(nodes)
+        nodes.extend([None] * len(children))
+        nodes[index] = struct.pack(">IHII", name_offset(name), 2, len(children), first) + bytes(8)
+        for i, (child, value) in enumerate(children.items()):
+            if isinstance(value, dict):
+                queue.append((child, value, first + i))
+                continue
+            path, content = value
+            flags = 0
+            if path in compressed:
+                content, flags = struct.pack(">I", len(content)) + zlib.compress(content), 1
+            offset = len(data)
+            data.extend(struct.pack(">I", len(content)) + content)
+            nodes[first + i] = struct.pack(
+                ">IHHHI", name_offset(child), flags, 0, 0, offset
+            ) + bytes(8)
+    tree_bytes = b"".join(nodes)
+    tree_at = 20
+    data_at = tree_at + len(tree_bytes)
+    names_at = data_at + len(data)
+    header = b"qres" + struct.pack(">IIII", 2, tree_at, data_at, names_at)
+    return header + tree_bytes + bytes(data) + bytes(names)
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_qt_resource_files_are_read_with_their_paths_and_compression():
+    from vidcolor.train.qt_resources import read_rcc
+
+    files = {"a/b/one.txt": b"first file", "a/two.bin": bytes(range(256)) * 4, "top": b"x"}
+    assert read_rcc(_rcc(files, frozenset({"a/two.bin"}))) == files
+    with pytest.raises(ValueError, match="game.rcc: not a Qt resource file"):
+        read_rcc(b"PK\x03\x04 a zip", "game.rcc")
+
+
+def test_gcompris_photos_come_from_the_listed_folders_with_their_debian_licence(
+    tmp_path, monkeypatch
+):
+    import skimage.data
+
+    photo = skimage.data.chelsea()  # 300 x 451
+    icon = photo[:64, :64]
+    folder = "src/activities/erase/resource"
+    rcc = {
+        f"gcompris/{folder}/cat.png": _png(photo),
+        f"gcompris/{folder}/castleClinton.png": _png(photo),  # excluded by name
+        f"gcompris/{folder}/button.png": _png(icon),  # too small: an icon
+        f"gcompris/{folder}/Board.qml": b"import QtQuick 2.12",
+        "gcompris/src/activities/other/resource/dog.png": _png(photo),  # not a listed folder
+    }
+    (tmp_path / "erase.rcc").write_bytes(_rcc(rcc, frozenset({f"gcompris/{folder}/cat.png"})))
+    copyright_file = tmp_path / "copyright"
+    copyright_file.write_text(
+        "Files: *\nCopyright: GCompris team\nLicense: GPL-3+\n\n"
+        "Files: src/activities/babymatch/*\n"
+        "       src/activities/erase/resource/*\nCopyright: someone\nLicense: CC-BY-SA-4.0\n"
+    )
+    monkeypatch.setattr(demo_data, "GCOMPRIS_COPYRIGHT", str(copyright_file))
+    photos = demo_data.gcompris_photos(str(tmp_path))
+    assert [entry["name"] for entry, _ in photos] == ["erase-cat"]
+    entry, rgb = photos[0]
+    assert entry["licence"] == "CC-BY-SA-4.0" and entry["origin"].endswith(f"{folder}/cat.png")
+    assert np.array_equal(rgb, photo)
+    assert demo_data.debian_licence(copyright_file.read_text(), "src/core/x.png") == "GPL-3+"

@@ -49,7 +49,7 @@ def chroma_std(rgb: np.ndarray, size: int = 128) -> float:
     Grey is 0; a sepia or tinted print is near 0 too (one hue everywhere), natural photos 10-30.
     Computed on a downscaled copy: the statistic does not need the pixels, and wallpapers are 4K.
     """
-    x = torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float()[None] / 255.0
+    x = torch.as_tensor(np.array(rgb[..., :3])).permute(2, 0, 1).float()[None] / 255.0  # a copy
     scale = size / max(x.shape[-2:])
     if scale < 1:
         x = F.interpolate(x, scale_factor=scale, mode="area")

