@@ -24,11 +24,10 @@ from vidcolor.color import (
     linear_to_srgb,
     luma_f,
 )
-from vidcolor.video.chroma_kernel import merge_plane
+from vidcolor.video.chroma_kernel import HUE_BINS, merge_plane
 from vidcolor.video.planes import chroma_subsampling
 
 _XYZ_OFFSETS = (1 / 500.0, 0.0, -1 / 200.0)  # f(X) = f(Y) + a*/500, f(Z) = f(Y) - b*/200
-_HUE_BINS = 512
 _MAX_CHROMA = AB_SCALE * 2**0.5  # |a|, |b| <= 128
 _GAMMA_SIZE = 1 << 16
 # Offsets to f(X), f(Z) and a*, b* per unit of normalised a, b (the kernel's ``gains``).
@@ -44,12 +43,13 @@ def _luma_f_table(fmt: YCbCrFormat, n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> np.ndarray:
-    """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at _HUE_BINS + 1 hues (both
-    ends 0 and 2 pi), flat (sums * (_HUE_BINS + 1)), float32, found once per format by bisection
-    along each hue ray with the per-frame maths (``_linear_rgb``): ~0.2 CPU s for 8-bit 4:2:0
+    """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at HUE_BINS + 1 hues (both
+    ends 0 and 2 pi), flat (sums * (HUE_BINS + 1)), float32, found once per format by bisection
+    along each hue ray with ``_linear_rgb`` (the kernel's maths on whole tables through OpenCV,
+    the same float32 steps the limits were first tuned with): ~0.2 CPU s for 8-bit 4:2:0
     (it was 2.4 s as torch ops on broadcast tensors, 18 ms per frame of a 132-frame clip)."""
     f = _luma_f_table(fmt, n)[:, None]
-    hue = np.arange(_HUE_BINS + 1) * (2 * np.pi / _HUE_BINS)
+    hue = np.arange(HUE_BINS + 1) * (2 * np.pi / HUE_BINS)
     step_x = (np.cos(hue) * _XYZ_OFFSETS[0]).astype(np.float32)
     step_z = (np.sin(hue) * _XYZ_OFFSETS[2]).astype(np.float32)
     lo = np.zeros((len(f), len(hue)), np.float32)

@@ -4,8 +4,8 @@ Per chroma sample: the sum of its block of luma codes -> f(Y) (table), the ab cl
 and upsampled bilinearly (OpenCV's INTER_LINEAR: half-pixel centres, edges repeated) -> f(X),
 f(Z) -> linear sRGB -> gamut fit by the chroma-limit table when outside -> sRGB curve (table) ->
 Cb/Cr codes, rounded and clipped. The same maths as the OpenCV passes it replaced (~20 trips
-through multi-MB working planes, 4.6 CPU ms per 720p frame), one chroma row at a time on row
-buffers that stay in L1: table look-ups in their own short loops, the arithmetic in loops
+through multi-MB working planes: 4.6 CPU ms per 720p frame; this: 1.7), one chroma row at a time
+on row buffers that stay in L1: table look-ups in their own short loops, the arithmetic in loops
 without branches or look-ups, which the compiler vectorises. See chroma.py for the tables.
 
 ``cache=True`` keeps the compiled code on disk beside this module (or in numba's user cache
@@ -22,7 +22,7 @@ import numpy as np
 
 _EPS = 1e-4  # the gamut test's slack, as the limit table was built with
 _D = 6.0 / 29.0  # CIE: f is a cube above it, its tangent below
-_HUE_BINS = 512  # the limit table's hue steps (chroma._HUE_BINS)
+HUE_BINS = 512  # hue steps of the chroma-limit table (chroma._chroma_limits builds it)
 jit = numba.njit(cache=True, nogil=True, fastmath=False)
 
 
@@ -114,9 +114,9 @@ def _fit_row(rgb, sums, f_y, a, b, limits, gains, m) -> None:
         hue = math.atan2(b[j], a[j])
         if hue < 0.0:
             hue += 2.0 * math.pi
-        pos = hue * (_HUE_BINS / (2.0 * math.pi))
-        edge = min(int(pos), _HUE_BINS - 1)
-        at = sums[j] * (_HUE_BINS + 1) + edge
+        pos = hue * (HUE_BINS / (2.0 * math.pi))
+        edge = min(int(pos), HUE_BINS - 1)
+        at = sums[j] * (HUE_BINS + 1) + edge
         limit = limits[at] + (limits[at + 1] - limits[at]) * (pos - edge)
         s = min(limit / max(chroma, 1e-6), 1.0)
         x = _f_inverse(f_y[j] + s * a[j] * gains[0])
@@ -165,7 +165,7 @@ def merge_plane(
     """Cb, Cr codes into ``out`` (2, h, w) from luma codes ``luma`` (h * sub_h, w * sub_w; or
     block sums with sub 1x1) and normalised ab (2, h', w'). ``gains``: the offsets to f(X) and
     f(Z), and a*, b*, per unit of normalised a, b; ``limits``: largest in-gamut chroma per
-    (luma sum, hue), _HUE_BINS + 1 hues a sum."""
+    (luma sum, hue), HUE_BINS + 1 hues a sum."""
     h, w = out.shape[1], out.shape[2]
     row_lo, row_hi, row_w = _taps(h, ab.shape[1])
     col_lo, col_hi, col_w = _taps(w, ab.shape[2])
