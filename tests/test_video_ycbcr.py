@@ -184,3 +184,29 @@ def test_frame_merge_matches_reference_with_block_luma_and_bilinear_ab(fmt, pix_
     # The clamped corner is out of gamut (a* = 128) and pulled in: legal codes, same hue side.
     assert 16 * scale <= ours[:, 0, 0].min() and ours[:, 0, 0].max() <= 240 * scale
     assert ours[1, 0, 0] > 128 * scale  # +a*: red-magenta, Cr above neutral
+
+
+def test_kernel_compiles_when_no_cache_directory_is_writable(monkeypatch):
+    """A read-only install without a home directory: numba refuses cache=True at decoration
+    (no cache locator). The kernel module must still import and give the same codes."""
+    import importlib.util
+
+    import numba.core.caching
+
+    from vidcolor.video import chroma_kernel
+    from vidcolor.video.chroma import ChromaMerger
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    spec = importlib.util.spec_from_file_location("kernel_no_cache", chroma_kernel.__file__)
+    uncached = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(uncached)  # raised RuntimeError before the fallback
+    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    rng = np.random.default_rng(4)
+    y = rng.integers(16, 236, (16, 24)).astype(np.uint8)
+    ab = rng.uniform(-0.5, 0.5, (2, 5, 7)).astype(np.float32)
+    merger = ChromaMerger(fmt, "yuv420p", y.shape)
+    expected = merger(y, ab).copy()
+    out = np.empty_like(expected)
+    args = (*merger._tables, *merger._matrices, *merger._code_range, out)
+    uncached.merge_plane(y, 2, 2, ab, *args)
+    assert np.array_equal(out, expected)

@@ -9,7 +9,8 @@ on row buffers that stay in L1: table look-ups in their own short loops, the ari
 without branches or look-ups, which the compiler vectorises. See chroma.py for the tables.
 
 ``cache=True`` keeps the compiled code on disk beside this module (or in numba's user cache
-when that is read-only), so a machine pays the compile once, not every process or segment.
+when that is read-only; with neither, ``jit`` compiles per process), so a machine pays the
+compile (~3 s) once, not every process or segment.
 No fastmath: IEEE float64 maths, so results do not depend on the CPU's vector width.
 """
 
@@ -23,7 +24,16 @@ import numpy as np
 _EPS = 1e-4  # the gamut test's slack, as the limit table was built with
 _D = 6.0 / 29.0  # CIE: f is a cube above it, its tangent below
 HUE_BINS = 512  # hue steps of the chroma-limit table (chroma._chroma_limits builds it)
-jit = numba.njit(cache=True, nogil=True, fastmath=False)
+
+
+def jit(fn):
+    """numba.njit, the compiled code cached on disk. Where no cache directory is writable (a
+    read-only install without a home directory), numba refuses ``cache=True`` at decoration:
+    then it compiles once per process instead of failing the import."""
+    try:
+        return numba.njit(cache=True, nogil=True, fastmath=False)(fn)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, fastmath=False)(fn)
 
 
 @jit
