@@ -204,17 +204,24 @@ def dir_bytes(path: Path) -> int:
 
 class Sampler:
     """Samples, every ``interval`` s in a thread: RSS (and PSS) summed over this process and all
-    its descendants (a local Ray's GCS, raylet and workers), and the bytes under ``watch_dir``."""
+    its descendants (a local Ray's GCS, raylet and workers), the bytes under ``watch_dir``, and
+    each process's CPU seconds (``cpu_seconds``: by its latest command line, from the start or
+    from its own start; a worker that exits between samples loses its last ``interval``)."""
 
-    def __init__(self, *, interval: float = 0.25, watch_dir: Path | None = None):
+    def __init__(
+        self, *, interval: float = 0.25, watch_dir: Path | None = None, memory: bool = True
+    ):
         self.interval = interval
         self.watch_dir = watch_dir
+        self.memory = memory  # False: CPU only (reading every process's smaps costs CPU too)
         self.peak_rss = self.peak_pss = self.peak_disk = 0
         self.peak_procs = 0
+        self._cpu: dict[int, tuple[str, float, float]] = {}  # pid -> (cmdline, first, last)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> Sampler:
+        self._started = time.time()
         self._thread.start()
         return self
 
@@ -236,9 +243,18 @@ class Sampler:
         rss = pss = 0
         for p in procs:
             try:
-                mem = p.memory_full_info()  # pss: shared pages (torch libs, object store) once
-                rss += mem.rss
-                pss += getattr(mem, "pss", mem.rss)
+                if self.memory:
+                    mem = p.memory_full_info()  # pss: shared pages (torch, object store) once
+                    rss += mem.rss
+                    pss += getattr(mem, "pss", mem.rss)
+                cpu = p.cpu_times()
+                used = cpu.user + cpu.system
+                if p.pid not in self._cpu:  # a process started while sampling: count it all
+                    first = 0.0 if p.create_time() >= self._started else used
+                else:
+                    first = self._cpu[p.pid][1]
+                # The latest title: a Ray worker is "ray::IDLE" until it takes a task or actor.
+                self._cpu[p.pid] = (" ".join(p.cmdline()), first, used)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         self.peak_rss = max(self.peak_rss, rss)
@@ -246,6 +262,11 @@ class Sampler:
         self.peak_procs = max(self.peak_procs, len(procs))
         if self.watch_dir is not None:
             self.peak_disk = max(self.peak_disk, dir_bytes(self.watch_dir))
+
+    def cpu_seconds(self, *, containing: str = "") -> float:
+        """CPU seconds the sampled processes used while sampled: all of them, or those whose
+        command line (Ray's process title names a worker's task or actor) has ``containing``."""
+        return sum(last - first for name, first, last in self._cpu.values() if containing in name)
 
 
 def mib(n: float) -> float:

@@ -40,6 +40,8 @@ def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_pat
     assert "model vit-i-gan w4" in names
     assert "model vit-gan w4 (tiny-w4.safetensors)" in names  # the checkpoint whose ab is encoded
     assert any(n.startswith("smooth") for n in names) and any(n.startswith("encode") for n in names)
+    # x264 alone is timed on the frames the stage hands its encoder (and on its decoded output).
+    assert any("x264" in n and "the stage's input frames" in n for n in names)
     parts = [r for r in rows if r["stage"].endswith("alone, same frames")]
     assert len(parts) == 2 and all(r["CPU ms/frame"] > 0 for r in parts)
     assert all(r["fps"] > 0 and r["frames"] > 0 for r in rows)
@@ -99,6 +101,12 @@ def test_ray_benchmarks_smoke(ray_local, tmp_path):
     assert [r["run"] for r in rows[:2]] == ["sequential loop (1 process)", "Ray pipeline"]
     assert rows[2]["run"].startswith("model alone") and len(rows) == 3
     assert all(r["frames"] == 25 and r["fps"] > 0 for r in rows)
+    # Every frame the model infers is counted (context included: never fewer than written), and
+    # the Ray run's CPU seconds come from the sampled processes of the run.
+    assert all(r["model frames (incl. context)"] >= r["frames"] for r in rows)
+    assert rows[1]["CPU s"] > 0 and any(
+        n.startswith("Where the Ray run's time went") for n in pipeline.notes
+    )
     assert pipeline.headline["value"] == round(rows[1]["fps"] / rows[0]["fps"], 3)
     model_ratio = round(rows[1]["fps"] / rows[2]["fps"], 3)
     assert any(f"model-alone fps = {model_ratio}**" in n for n in pipeline.notes)

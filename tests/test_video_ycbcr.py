@@ -146,3 +146,67 @@ def test_gamut_fit_by_table_matches_the_per_pixel_search():
     ref = _reference_chroma(fitted[0], fitted[1], fitted[2], fmt)
     diff = np.abs(ours - ref)
     assert (diff <= 1).mean() > 0.99 and diff.max() <= 4, np.histogram(diff)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pix_fmt"),
+    [
+        (color.YCbCrFormat(0.2126, 0.0722), "yuv420p"),
+        (color.YCbCrFormat(0.299, 0.114, bits=10), "yuv422p10le"),
+    ],
+)
+def test_frame_merge_matches_reference_with_block_luma_and_bilinear_ab(fmt, pix_fmt):
+    """A whole frame through ChromaMerger (the compiled kernel): each chroma sample's L* from
+    the mean of its block of luma codes, ab at model resolution upsampled bilinearly (half-pixel
+    centres: torch's align_corners=False), against skimage within 1 code where in gamut."""
+    from vidcolor.video.chroma import ChromaMerger
+    from vidcolor.video.planes import chroma_subsampling
+
+    rng = np.random.default_rng(3)
+    sub_h, sub_w = chroma_subsampling(pix_fmt)
+    scale = 1 << (fmt.bits - 8)
+    y = rng.integers(16 * scale, 235 * scale + 1, (48, 80)).astype(
+        np.uint16 if scale > 1 else np.uint8
+    )
+    ab_small = rng.uniform(-0.3, 0.3, (2, 17, 29)).astype(np.float32)
+    ab_small[0, 0, 0] = 3.0  # outside [-1, 1]: clamped before upsampling
+    ours = ChromaMerger(fmt, pix_fmt, y.shape)(y, ab_small).copy()
+    blocks = y.reshape(48 // sub_h, sub_h, 80 // sub_w, sub_w).astype(np.float64).mean((1, 3))
+    l_star = color.lstar_from_luma(fmt.luma_unit(torch.from_numpy(blocks))).numpy()
+    clamped = torch.from_numpy(ab_small).clamp(-1, 1)[None]
+    ab = torch.nn.functional.interpolate(clamped, size=blocks.shape, mode="bilinear")[0]
+    ab = (ab * color.AB_SCALE).double().numpy()
+    ref = _reference_chroma(l_star, ab[0], ab[1], fmt)
+    rgb = skcolor.lab2rgb(np.stack([l_star, *ab], -1))
+    in_gamut = np.all((rgb > 1e-3) & (rgb < 1 - 1e-3), -1)
+    assert ours.shape == (2, *blocks.shape) and in_gamut.mean() > 0.8
+    assert np.abs(ours.astype(int) - ref)[:, in_gamut].max() <= 1
+    # The clamped corner is out of gamut (a* = 128) and pulled in: legal codes, same hue side.
+    assert 16 * scale <= ours[:, 0, 0].min() and ours[:, 0, 0].max() <= 240 * scale
+    assert ours[1, 0, 0] > 128 * scale  # +a*: red-magenta, Cr above neutral
+
+
+def test_kernel_compiles_when_no_cache_directory_is_writable(monkeypatch):
+    """A read-only install without a home directory: numba refuses cache=True at decoration
+    (no cache locator). The kernel module must still import and give the same codes."""
+    import importlib.util
+
+    import numba.core.caching
+
+    from vidcolor.video import chroma_kernel
+    from vidcolor.video.chroma import ChromaMerger
+
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+    spec = importlib.util.spec_from_file_location("kernel_no_cache", chroma_kernel.__file__)
+    uncached = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(uncached)  # raised RuntimeError before the fallback
+    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    rng = np.random.default_rng(4)
+    y = rng.integers(16, 236, (16, 24)).astype(np.uint8)
+    ab = rng.uniform(-0.5, 0.5, (2, 5, 7)).astype(np.float32)
+    merger = ChromaMerger(fmt, "yuv420p", y.shape)
+    expected = merger(y, ab).copy()
+    out = np.empty_like(expected)
+    args = (*merger._tables, *merger._matrices, *merger._code_range, out)
+    uncached.merge_plane(y, 2, 2, ab, *args)
+    assert np.array_equal(out, expected)

@@ -1,19 +1,16 @@
 """Cb/Cr of a colourised frame: the source's L* (from its luma codes) with the predicted ab.
 
-The per-frame maths runs on interleaved (h, w, 3) float32 planes at chroma resolution through
-OpenCV (3x3 transforms, SIMD elementwise kernels, bilinear resize; 1.65x cheaper than the same
-maths as planar torch ops, measured on 132 720p frames) into working arrays a ``ChromaMerger``
-keeps from frame to frame: fresh multi-MB arrays per frame cost page faults (2-4 ms of system time
-per 720p frame in the encode stage). Run it under ``one_opencv_thread``.
-Tables are built once per format: f(Y) per luma sum by :mod:`vidcolor.color`'s exact maths, the
-gamut limit per luma sum and hue by bisection with the per-frame maths.
+The per-frame maths is one compiled pass over the chroma plane (``chroma_kernel.merge_plane``,
+numba): per sample it reads its block of luma codes and four ab taps and writes Cb, Cr, with no
+working planes in between (the OpenCV version before it made ~20 passes over multi-MB float
+planes: 4.6 CPU ms per 720p frame). Tables are built here once per format: f(Y) per luma sum by
+:mod:`vidcolor.color`'s exact maths, the gamut limit per luma sum and hue by bisection (OpenCV,
+on whole tables), the sRGB curve at 65,536 points.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -27,14 +24,14 @@ from vidcolor.color import (
     linear_to_srgb,
     luma_f,
 )
-from vidcolor.video.planes import block_sums, chroma_subsampling
+from vidcolor.video.chroma_kernel import HUE_BINS, merge_plane
+from vidcolor.video.planes import chroma_subsampling
 
 _XYZ_OFFSETS = (1 / 500.0, 0.0, -1 / 200.0)  # f(X) = f(Y) + a*/500, f(Z) = f(Y) - b*/200
-_NO_LOWER = -3.0e38
-_HUE_BINS = 512
 _MAX_CHROMA = AB_SCALE * 2**0.5  # |a|, |b| <= 128
 _GAMMA_SIZE = 1 << 16
-_GAMMA_BLOCKS = 8  # row blocks the gamma lookup's intp indices are made in
+# Offsets to f(X), f(Z) and a*, b* per unit of normalised a, b (the kernel's ``gains``).
+_AB_GAINS = np.array([AB_SCALE * _XYZ_OFFSETS[0], AB_SCALE * _XYZ_OFFSETS[2], AB_SCALE])
 
 
 @functools.lru_cache(maxsize=16)
@@ -46,12 +43,13 @@ def _luma_f_table(fmt: YCbCrFormat, n: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> np.ndarray:
-    """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at _HUE_BINS + 1 hues (both
-    ends 0 and 2 pi), flat (sums * (_HUE_BINS + 1)), float32, found once per format by bisection
-    along each hue ray with the per-frame maths (``_linear_rgb``): ~0.2 CPU s for 8-bit 4:2:0
+    """Largest in-gamut chroma (sRGB, no clipping) for every luma sum at HUE_BINS + 1 hues (both
+    ends 0 and 2 pi), flat (sums * (HUE_BINS + 1)), float32, found once per format by bisection
+    along each hue ray with ``_linear_rgb`` (the kernel's maths on whole tables through OpenCV,
+    the same float32 steps the limits were first tuned with): ~0.2 CPU s for 8-bit 4:2:0
     (it was 2.4 s as torch ops on broadcast tensors, 18 ms per frame of a 132-frame clip)."""
     f = _luma_f_table(fmt, n)[:, None]
-    hue = np.arange(_HUE_BINS + 1) * (2 * np.pi / _HUE_BINS)
+    hue = np.arange(HUE_BINS + 1) * (2 * np.pi / HUE_BINS)
     step_x = (np.cos(hue) * _XYZ_OFFSETS[0]).astype(np.float32)
     step_z = (np.sin(hue) * _XYZ_OFFSETS[2]).astype(np.float32)
     lo = np.zeros((len(f), len(hue)), np.float32)
@@ -72,7 +70,7 @@ def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> np.ndarray:
 @functools.cache
 def _gamma_table() -> np.ndarray:
     """Linear -> sRGB-encoded at _GAMMA_SIZE points (within 1e-4 of the curve, 0.03 of an 8-bit
-    code): a rounding conversion to uint16 and a gather are 3x cheaper than the pow."""
+    code): a rounded index and a lookup are cheaper than the pow."""
     x = torch.linspace(0.0, 1.0, _GAMMA_SIZE, dtype=torch.float64)
     return linear_to_srgb(x).float().numpy()
 
@@ -91,8 +89,7 @@ _RGB_FROM_F = _rgb_from_f()
 
 
 def _code_matrix(fmt: YCbCrFormat) -> np.ndarray:
-    """3x4: R'G'B' -> (Cb, Cr, 0) code values, offset included (OpenCV's 3x3 transform is
-    several times faster than its 3x2)."""
+    """3x4: R'G'B' -> (Cb, Cr, 0) code values, offset included (the kernel reads rows 0, 1)."""
     kr, kb = fmt.kr, fmt.kb
     kg = 1.0 - kr - kb
     gain = fmt.max_code if fmt.full_range else 224 << (fmt.bits - 8)
@@ -121,7 +118,7 @@ class ChromaMerger:
     frame keeps the source's Y', so a decoded pixel is the target colour shifted along grey by
     (source Y' - target Y'), the residue of non-constant luminance (measured as Delta E against
     the full-RGB merge: benchmarks/RESULTS.md). Out-of-gamut colours lose chroma, not lightness
-    (``color.fit_to_gamut``). The result is a view of a buffer the next call overwrites.
+    (``color.fit_to_gamut``). The result is a buffer the next call overwrites.
     """
 
     def __init__(self, fmt: YCbCrFormat, pix_fmt: str, luma_size: tuple[int, int]) -> None:
@@ -129,122 +126,32 @@ class ChromaMerger:
         self.sub = chroma_subsampling(pix_fmt)
         n = self.sub[0] * self.sub[1]
         h, w = luma_size[0] // self.sub[0], luma_size[1] // self.sub[1]
-        self._f_table = _luma_f_table(fmt, n)
-        self._limits = _chroma_limits(fmt, n)
-        self._codes_from_rgb = _code_matrix(fmt)
+        self._tables = (_luma_f_table(fmt, n), _chroma_limits(fmt, n), _gamma_table())
+        self._matrices = (_RGB_FROM_F, _code_matrix(fmt), _AB_GAINS)
         scale = 1 << (fmt.bits - 8)
-        full = fmt.full_range
-        self._code_range = (0, fmt.max_code) if full else (16 * scale, 240 * scale)
-        f32 = np.float32
-        self._f_y = np.empty((h, w), f32)
-        self._offsets, self._f_xyz = np.empty((h, w, 3), f32), np.empty((h, w, 3), f32)
-        self._cube, self._rgb = np.empty((h, w, 3), f32), np.empty((h, w, 3), f32)
-        self._inside = np.empty((h, w), np.uint8)
-        # np.take casts any other index type to intp in a fresh array: gather from intp buffers.
-        self._sums = np.empty((h, w), np.intp)
-        self._index16 = np.empty((h, w * 3), np.uint16)
-        self._index = np.empty((-(-h // _GAMMA_BLOCKS), w * 3), np.intp)  # a block of rows
-        self._out = np.empty((h, w, 3), np.uint8 if fmt.bits <= 8 else np.uint16)
-        self._small: np.ndarray | None = None  # ab at model resolution, (a, 0, b) interleaved
+        self._code_range = (0, fmt.max_code) if fmt.full_range else (16 * scale, 240 * scale)
+        self._out = np.empty((2, h, w), np.uint8 if fmt.bits <= 8 else np.uint16)
 
     def __call__(self, y: np.ndarray, ab_small: np.ndarray) -> np.ndarray:
         """Cb, Cr (2, h, w) for luma codes ``y`` (H, W) and normalised ab (2, h', w') at model
-        resolution. L* comes from the mean luma code of each chroma sample's block (see
-        ``planes.block_sums``); ab is upsampled bilinearly straight to chroma resolution
-        (bicubic cost 2 ms more per 720p frame for +0.02 Delta E)."""
-        return self.from_sums(block_sums(y, *self.sub, out=self._sums), ab_small)
+        resolution. L* comes from the mean luma code of each chroma sample's block (chroma sited
+        at the block centre: README, "Output format"); ab is upsampled bilinearly straight to
+        chroma resolution (bicubic cost 2 ms more per 720p frame for +0.02 Delta E)."""
+        return self._merge(y, *self.sub, ab_small)
 
     def from_sums(self, sums: np.ndarray, ab_norm: np.ndarray) -> np.ndarray:
         """As ``__call__`` from each chroma sample's sum of luma codes (h, w)."""
-        if sums.dtype != np.intp:
-            np.copyto(self._sums, sums)
-            sums = self._sums
-        f_y = np.take(self._f_table, sums, out=self._f_y, mode="clip")
-        offsets = self._ab_offsets(ab_norm)
-        f_xyz = cv2.merge([f_y, f_y, f_y], dst=self._f_xyz)
-        cv2.add(f_xyz, offsets, dst=f_xyz)
-        cv2.max(f_xyz, (_NO_LOWER, _NO_LOWER, 0.0, 0.0), dst=f_xyz)  # f(Z) >= 0: skimage's z clip
-        rgb = _linear_rgb(f_xyz, self._cube, self._rgb)
-        self._fit_out_of_gamut(rgb, sums, offsets)
-        h, w = sums.shape
-        gamma = self._srgb_gamma(rgb, out=self._cube)  # the cube is free again
-        codes = cv2.transform(  # f_xyz is free too: fewer MB between x264's frames
-            gamma.reshape(-1, 1, 3), self._codes_from_rgb, dst=self._f_xyz.reshape(-1, 1, 3)
-        ).reshape(h, w, 3)
-        if self.fmt.bits <= 8:
-            out = cv2.convertScaleAbs(codes, dst=self._out)  # rounded, saturated to 0..255
-        else:
-            out = self._out
-            np.copyto(out, np.rint(codes, out=codes), casting="unsafe")
-        np.clip(out, *self._code_range, out=out)
-        return out[..., :2].transpose(2, 0, 1)
+        return self._merge(sums, 1, 1, ab_norm)
 
-    def _srgb_gamma(self, rgb: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """sRGB encoding of ``rgb`` into ``out`` (both (h, w, 3) float32) through the table:
-        rounded and saturated to 0..65535 (the clip to [0, 1] included), widened to intp (what
-        np.take wants) a block of rows at a time so the 8-byte indices stay in cache."""
-        h = rgb.shape[0]
-        scaled = float(_GAMMA_SIZE - 1)
-        cv2.multiply(rgb.reshape(h, -1), scaled, dst=self._index16, dtype=cv2.CV_16U)
-        table, flat, block = _gamma_table(), out.reshape(h, -1), len(self._index)
-        for top in range(0, h, block):
-            rows = slice(top, min(top + block, h))
-            index = self._index[: rows.stop - top]
-            np.copyto(index, self._index16[rows])
-            np.take(table, index, out=flat[rows], mode="clip")
+    def _merge(self, luma: np.ndarray, sub_h: int, sub_w: int, ab_norm: np.ndarray) -> np.ndarray:
+        out = self._out
+        if luma.shape != (out.shape[1] * sub_h, out.shape[2] * sub_w):
+            raise ValueError(
+                f"luma {luma.shape} does not fit chroma {out.shape[1:]} x {sub_h, sub_w}"
+            )
+        ab = np.asarray(ab_norm, np.float32)
+        merge_plane(luma, sub_h, sub_w, ab, *self._tables, *self._matrices, *self._code_range, out)
         return out
-
-    def _ab_offsets(self, ab_norm: np.ndarray) -> np.ndarray:
-        """(a*/500, 0, -b*/200) at chroma resolution from normalised ab (2, h', w'), clamped to
-        [-1, 1] first; added to f(Y) in all three channels they give f of X, Y, Z."""
-        ab = np.asarray(ab_norm)
-        if self._small is None or self._small.shape[:2] != ab.shape[1:]:
-            self._small = np.zeros((*ab.shape[1:], 3), np.float32)
-        small = self._small
-        for channel, plane in ((0, ab[0]), (2, ab[1])):
-            gain = AB_SCALE * _XYZ_OFFSETS[channel]
-            np.multiply(np.clip(plane, -1.0, 1.0), gain, out=small[..., channel], casting="unsafe")
-        if small.shape == self._offsets.shape:
-            return small
-        h, w = self._offsets.shape[:2]
-        return cv2.resize(small, (w, h), dst=self._offsets, interpolation=cv2.INTER_LINEAR)
-
-    def _fit_out_of_gamut(self, rgb: np.ndarray, sums: np.ndarray, offsets: np.ndarray) -> None:
-        """Out-of-gamut samples of ``rgb`` keep L and hue and take the largest in-gamut chroma
-        from the table (by luma sum and hue): ``fit_to_gamut``'s bisection, looked up instead of
-        searched per pixel. ``rgb`` is changed in place."""
-        eps = 1e-4
-        inside = cv2.inRange(rgb, (-eps, -eps, -eps), (1 + eps,) * 3, dst=self._inside)
-        out = np.flatnonzero(inside.reshape(-1) == 0)
-        if not out.size:
-            return
-        off = np.take(offsets.reshape(-1, 3), out, axis=0)
-        chroma, hue = cv2.cartToPolar(off[:, 0] / _XYZ_OFFSETS[0], off[:, 2] / _XYZ_OFFSETS[2])
-        pos = hue.reshape(-1) * np.float32(_HUE_BINS / (2 * np.pi))  # hue in [0, 2 pi)
-        edge = np.minimum(pos.astype(np.int32), _HUE_BINS - 1)
-        at = np.take(sums, out).astype(np.int32) * (_HUE_BINS + 1) + edge
-        low, high = np.take(self._limits, at), np.take(self._limits, at + 1)
-        limit = low + (high - low) * (pos - edge.astype(np.float32))  # float32 throughout
-        scale = np.minimum(limit / np.maximum(chroma.reshape(-1), 1e-6), 1.0)
-        f_sub = off * scale[:, None]
-        f_sub += np.take(self._f_y, out)[:, None]
-        np.maximum(f_sub[:, 2], 0.0, out=f_sub[:, 2])
-        # Between table hues the limit is interpolated: at most a hair outside, clipped here.
-        fitted = np.clip(_linear_rgb(f_sub, np.empty_like(f_sub), np.empty_like(f_sub)), 0, 1)
-        # Whole 12-byte pixels put at once: 4x cheaper than rgb.reshape(-1, 3)[out] = fitted.
-        np.put(rgb.reshape(-1, 3).view("V12"), out, fitted.view("V12"))
-
-
-@contextmanager
-def one_opencv_thread() -> Iterator[None]:
-    """The merge's ops are small (one chroma plane): split over threads they only wait on each
-    other (8x slower measured on 2 busy cores with torch ops). The encoder keeps its threads."""
-    threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(threads)
 
 
 def merge_chroma(y: np.ndarray, ab_small: np.ndarray, fmt: YCbCrFormat, pix_fmt: str) -> np.ndarray:

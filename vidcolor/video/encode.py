@@ -20,7 +20,7 @@ import numpy as np
 
 from vidcolor.color import merge_l_ab  # noqa: F401  (merge_l_ab: still images)
 from vidcolor.errors import VidcolorError
-from vidcolor.video.chroma import ChromaMerger, one_opencv_thread
+from vidcolor.video.chroma import ChromaMerger
 from vidcolor.video.decode import iter_luma
 from vidcolor.video.planes import change_depth, chroma_subsampling, make_frame, pad_to
 from vidcolor.video.probe import VideoInfo, codec_threads
@@ -158,10 +158,7 @@ def encode_segment(
     tags = output_tags(source.video)
     fmt = tags.ycbcr(out_bits)
     n_written = 0
-    with (
-        one_opencv_thread(),
-        av.open(str(out_path), mode="w", format=settings.segment_format()) as out,
-    ):
+    with av.open(str(out_path), mode="w", format=settings.segment_format()) as out:
         stream = _open_video(out, settings, source, pix_fmt, tags)
         merge = ChromaMerger(fmt, pix_fmt, (stream.height, stream.width))
         luma = iter_luma(
