@@ -2,10 +2,10 @@
 chosen before training; see vidcolor/assets/DEMO_CARD.md).
 
 Issue 14 asks for hue agreement >= 0.55 and blue skies / green grass on every held-out landscape;
-the shipped model reaches 0.52, green on one meadow and no sky blue on average (the card lists what
-it gets wrong).
-The bars below are what it does reach: the issue's colourfulness and ab-PSNR bars, and a hue bar
-the previous checkpoint (0.29) fails, so a new checkpoint cannot slide back unnoticed."""
+the shipped model reaches 0.51, green on one meadow and blue on one sky (the card lists what it
+gets wrong). The bars below are what it does reach: the issue's colourfulness and ab-PSNR bars, a
+hue bar the previous-but-one checkpoint (0.29) fails, and the meadow and sky (the step-4,800
+checkpoint fails the sky), so a new checkpoint cannot slide back unnoticed."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ HELDOUT = Path(__file__).parent / "data" / "heldout"
 LANDSCAPES = ("lomiri-wallpapers-16.04/aitzgorri.jpg", "lomiri-wallpapers-16.04/picosdeeuropa.jpg")
 MEADOWS = (*LANDSCAPES, "mate-backgrounds/GreenMeadow.jpg")
 GREEN_GRASS = ("mate-backgrounds/GreenMeadow.jpg",)  # aitzgorri's red, picos' grey
-HUE_AGREEMENT_BAR = 0.45  # issue 14's goal: 0.55; the previous demo: 0.29
+HUE_AGREEMENT_BAR = 0.45  # issue 14's goal: 0.55; shipped 0.514; the first demo: 0.29
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,17 @@ def test_heldout_grass_comes_out_green(scored, name):
     assert grass.mean() > 0.05  # the photo has green grass down there
     hue, chroma = _mean_hue(ab_channels(outputs[name]), grass)
     assert GREEN[0] <= hue <= GREEN[1] and chroma > 5, (hue, chroma)
+
+
+BLUE = (200.0, 320.0)
+BLUE_SKY = ("lomiri-wallpapers-16.04/picosdeeuropa.jpg",)  # aitzgorri's comes out pale grey
+
+
+@pytest.mark.parametrize("name", BLUE_SKY)
+def test_heldout_sky_comes_out_blue(scored, name):
+    photos, outputs, *_ = scored
+    truth = photos[name]
+    sky = _truth_region(truth, BLUE, slice(0, truth.shape[0] // 3))
+    assert sky.mean() > 0.05  # the photo has blue sky up there
+    hue, chroma = _mean_hue(ab_channels(outputs[name]), sky)
+    assert BLUE[0] <= hue <= BLUE[1] and chroma > 5, (hue, chroma)
