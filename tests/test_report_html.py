@@ -115,7 +115,9 @@ def test_every_run_writes_the_html_beside_the_json(run_out):
         half = thumb.shape[1] // 2
         before, after = thumb[:, : half - 2], thumb[:, half + 2 :]
         assert colourful_pixels(before) < 0.01 * before[..., 0].size, name
-        assert colourful_pixels(after) > 0.3 * after[..., 0].size, name
+        # The colourised half: well clear of grey's < 1 %. How far depends on the demo model's
+        # palette (the step-6,600 checkpoint paints bigbuckbunny paler: ~15 %; the one before: over 30 %).
+        assert colourful_pixels(after) > 0.08 * after[..., 0].size, name
 
 
 def test_report_in_headless_chromium_is_not_blank_and_shows_colour(run_out, tmp_path):
