@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument(
         "--validation",
         action="append",
-        default=[],
+        default=d.validation,
         metavar="SRC",
         help="validation images/videos the reports score (repeatable; default: "
         "--heldout-fraction of --data)",

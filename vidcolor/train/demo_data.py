@@ -260,10 +260,11 @@ def gcompris_photos(root: str = GCOMPRIS_ROOT) -> list[tuple[dict, np.ndarray]]:
         for name, blob in sorted(read_rcc(path.read_bytes(), str(path)).items()):
             inner = name.removeprefix("gcompris/")
             stem, suffix = Path(inner).stem, Path(inner).suffix.lower()
-            if not inner.startswith(f"src/activities/{folder}/") or suffix not in _RASTER:
+            wanted = inner.startswith(f"src/activities/{folder}/") and suffix in _RASTER
+            if not wanted or stem in excluded:
                 continue
             rgb = decode_image(blob, f"{path}:{inner}")
-            if stem in excluded or min(rgb.shape[:2]) < 256:  # icons and buttons are small
+            if min(rgb.shape[:2]) < 256:  # icons and buttons are small
                 continue
             entry = {
                 "name": f"{folder.split('/')[0]}-{stem}",

@@ -88,12 +88,9 @@ def save_training_state(
     """Write the files into a local ``directory`` (the one handed to ``ray.train.report``)."""
     os.makedirs(directory, exist_ok=True)
     step = str(position.step)
-    if averaged_generator is None:
-        save_generator(os.path.join(directory, GENERATOR_FILE), generator, model_config, step=step)
-    else:
-        save_generator(
-            os.path.join(directory, GENERATOR_FILE), averaged_generator, model_config, step=step
-        )
+    exported = generator if averaged_generator is None else averaged_generator
+    save_generator(os.path.join(directory, GENERATOR_FILE), exported, model_config, step=step)
+    if averaged_generator is not None:  # the optimiser's weights, for --resume
         save_generator(
             os.path.join(directory, TRAINED_GENERATOR_FILE), generator, model_config, step=step
         )
