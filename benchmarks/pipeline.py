@@ -4,9 +4,10 @@ model alone (the same checkpoint on the clip's frames, as one CPU model actor ru
 
 The clip is the grey 720p bigbuckbunny (5.3 s) played 6 times back to back (stream copy: 31.7 s,
 792 frames) with the default segment length (PipelineConfig.segment_seconds), as a film is cut:
-4 segments. Smoothing needs context frames on each side of every cut, which the model infers
-too: the rows count them (for a film with 10 s segments ~26 % more model frames than written;
-1 s segments on the bare 5.3 s clip, this benchmark's setting before, needed 3.2x).
+4 segments. Smoothing needs context frames on each side of every cut, which are decoded twice
+(for a film with 10 s segments ~26 % more frames than written; 1 s segments on the bare 5.3 s clip,
+this benchmark's setting before, 3.2x); the model actor infers each once when it sees the segments
+in order (``RecentFrames``), and the report counts what it inferred.
 
 On a CPU-only machine the sequential loop is the bound: every stage competes for the same cores, so
 the Ray pipeline can at best match it; the ratio shows what Ray's scheduling and data movement cost.
@@ -34,7 +35,7 @@ from benchmarks.common import (
     timed,
 )
 
-GOAL = 0.9
+GOAL = 1.1  # issue 13, quiet machine
 MODEL_GOAL = 0.75  # pipeline fps / model-alone fps (issue 13)
 LOOPS = 6  # bigbuckbunny back to back: 4 segments of the default length
 
@@ -126,7 +127,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
             "run": f"model alone ({int(max(1, config.cpus_per_actor))} torch thread(s), "
             f"batch {config.batch_size}; mean of a run before and after the pipelines)",
             "frames": n_model,
-            "model frames (incl. context)": n_model,
+            "decoded (incl. context)": n_model,
+            "model frames": n_model,
             "segments": "-",
             "seconds": round(model_s, 2),
             "fps": round(n_model / model_s, 2),
@@ -152,7 +154,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         f"Where the Ray run's time went: its processes used {rows[1]['CPU s']} CPU s in "
         f"{ray_s:.0f} s ({rows[1]['CPU s'] / ray_s:.2f} of the 2 cores; the rest went to other "
         f"users' processes or idled); the model actor {actor_cpu:.0f} CPU s, "
-        f"{actor_cpu / ray_s:.0%} of a core over the run, {1000 * actor_cpu / n_infer:.0f} CPU ms "
+        f"{actor_cpu / ray_s:.0%} of a core over the run, "
+        f"{1000 * actor_cpu / rows[1]['model frames']:.0f} CPU ms "
         f"per model frame, its start-up included (alone: {1000 * model_cpu / n_model:.0f}). The "
         f"sequential loop used "
         f"{seq_cpu / seq_s:.2f} cores."
@@ -176,11 +179,12 @@ def _pipeline_row(name: str, report, seconds: float, extra: float, frames: int, 
     return {
         "run": name,
         "frames": frames,
-        "model frames (incl. context)": n_infer,
+        "decoded (incl. context)": n_infer,
+        "model frames": item.frames_inferred,
         "segments": item.segments,
         "seconds": round(seconds, 2),
         "fps": round(frames / seconds, 2),
-        "model frames/s": round(n_infer / seconds, 2),
+        "model frames/s": round(item.frames_inferred / seconds, 2),
         "Ray start s": round(extra, 2) if extra else "-",
         "fps incl. Ray start": round(frames / (seconds + extra), 2) if extra else "-",
     }
@@ -197,14 +201,16 @@ def _model_notes(rows, model_ratio, alone, base: Path, checkpoint: str, smoke: b
         f"**Ray pipeline fps / model-alone fps = {model_ratio}** (goal >= {MODEL_GOAL}: "
         f"{verdict}; written frames over the model alone's frames/s); sequential loop / model "
         f"alone: {seq['fps'] / model['fps']:.3f}. Counting every frame the model infers in the "
-        f"pipeline (each segment's smoothing context included: {ray['model frames (incl. context)']}"
-        f" for {ray['frames']} written): Ray {ray['model frames/s'] / model['fps']:.3f}, "
-        f"sequential {seq['model frames/s'] / model['fps']:.3f}.",
+        f"pipeline ({ray['model frames']} in the Ray run, {seq['model frames']} in the sequential "
+        f"loop, for {ray['frames']} written; {ray['decoded (incl. context)']} decoded with each "
+        f"segment's smoothing context, the rest were frames the actor had just inferred): Ray "
+        f"{ray['model frames/s'] / model['fps']:.3f}, sequential "
+        f"{seq['model frames/s'] / model['fps']:.3f}.",
         f"The model alone ran on the {model['frames']} frames of {base.name} (its cost does not "
         f"depend on the content), in this process, as many torch threads as a CPU model actor "
         f"has: {fps_alone} frames/s before and after the pipelines.",
         f"Context overhead at 1 s segments on {base.name} (this benchmark's setting before): "
-        f"{old_infer} model frames for {model['frames']} written ({old_segments} segments), "
+        f"{old_infer} frames decoded for {model['frames']} written ({old_segments} segments), "
         f"{old_infer / model['frames']:.2f}x.",
     ]
 

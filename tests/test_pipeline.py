@@ -50,6 +50,8 @@ def test_directory_of_videos_and_image(media, ray_local, tmp_path):
     check_video(src / "bbb.mp4", out / "bbb.mp4", audio=True)
     check_video(src / "reels" / "bikes.mp4", out / "reels" / "bikes.mp4", audio=False)
     assert by_name["bbb.mp4"].frames == 40 and by_name["bbb.mp4"].segments == 4
+    # Each of the 4 segments decodes all 40 frames (its smoothing context): inferred once.
+    assert by_name["bbb.mp4"].frames_inferred == 40 and by_name["cat.png"].frames_inferred == 1
     assert by_name["bikes.mp4"].scene_cuts == [{"frame": BIKES_CUT, "time": 1.2}]
     assert by_name["bbb.mp4"].scene_cuts == []
 

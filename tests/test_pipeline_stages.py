@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pipeline_helpers import cut_clip, frame_times, tiny_checkpoint
 
@@ -104,6 +105,7 @@ def test_sequential_video_and_overwrite(tmp_path, bikes):
     out = tmp_path / "out"
     result = colourise_video_sequential(str(src), str(out), config)
     assert result.status == "ok" and result.segments == 4 and result.frames == 40
+    assert result.frames_inferred == 40  # every segment decodes all 40 as context: inferred once
     assert [c["frame"] for c in result.scene_cuts] == [30]
     assert frame_times(out / "bikes.mp4") == frame_times(src)
     first = (out / "bikes.mp4").stat().st_mtime_ns
@@ -134,3 +136,46 @@ def test_model_pool_asks_for_gpus_an_autoscaler_can_add():
     assert "no GPU" in cpu.why
     fixed = model_pool(PipelineConfig(device="cpu", num_actors=2), gpus_now=4, gpus_possible=4)
     assert (fixed.gpus, fixed.min_size, fixed.max_size) == (0, 2, 2)
+
+
+def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
+    """Neighbouring segments carry each other's frames as smoothing context; the actor infers
+    each decoded frame once when the segments come in order, with the same ab as inferring
+    every row afresh, and a frame whose input differs is inferred again."""
+    from vidcolor.pipeline.model import RecentFrames
+
+    src = cut_clip(bikes, tmp_path / "bikes.mp4", seconds=1.6, width=128, gop=10, audio=False)
+    config = PipelineConfig(
+        checkpoint=str(tiny_checkpoint(tmp_path / "g.safetensors")),
+        model_size=64,
+        segment_seconds=0.4,
+        smoothing=1,
+    )
+    out = str(tmp_path / "out")
+    [listed] = input_rows([str(src)], out, config)
+    plan = plan_input(listed, output_root=out, config=config, config_key=config_key(config))
+    rows = [load_row(r, config=config) for r in plan]
+    decoded = sum(len(r["l"]) for r in rows)
+    assert decoded > 40  # 40 frames, and every inner cut's context decoded twice
+
+    fresh = ColouriseActor(config.checkpoint, recent_bytes=0)
+    remembering = ColouriseActor(config.checkpoint)
+    for row in rows:
+        want, got = fresh.predict_row(row)["ab"], remembering.predict_row(row)["ab"]
+        assert got.dtype == want.dtype == np.float16
+        np.testing.assert_array_equal(got, want)
+    assert (fresh.inferred, remembering.inferred) == (decoded, 40)
+
+    changed = rows[1]["l"].copy()
+    changed[0, 0, 0, 0] += 0.5
+    before = remembering.inferred
+    remembering.predict_ab(changed)
+    assert remembering.inferred == before + 1  # only the changed frame
+
+    ab_shape = (2, *rows[0]["l"].shape[2:])
+    small = RecentFrames(max_bytes=3 * 2 * rows[0]["l"][0].nbytes)  # room for 3 frames' ab
+    for i, frame in enumerate(rows[0]["l"][:5]):
+        small.put(small.key(frame), np.full(ab_shape, i, np.float16))
+    assert len(small.entries) == 3 and small.bytes <= small.max_bytes
+    assert small.get(small.key(rows[0]["l"][0])) is None  # the oldest went first
+    assert small.get(small.key(rows[0]["l"][4]))[0, 0, 0] == 4

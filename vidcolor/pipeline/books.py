@@ -42,6 +42,7 @@ class Books:
             result = InputResult(input=uri, output=row["output"] or None, kind=row["kind"])
             self.results[uri] = result
         self.progress.update(row["frames"])
+        result.frames_inferred += row["inferred"]
         if row["status"] == FAILED:
             self.fail(uri, row["error"])
         elif row["status"] == SKIPPED:

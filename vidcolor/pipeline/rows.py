@@ -47,6 +47,7 @@ def new_row(uri: str, **fields) -> dict:
         "own_lo": 0,  # rows of ``l`` that the segment owns (the rest is smoothing context)
         "own_hi": 0,
         "frames": 0,  # owned frames in this row
+        "inferred": 0,  # frames the model ran on for this row (not those it had just seen)
         "bytes": 0,  # bytes this row wrote under the output
         "n_segments": 0,  # video-level facts, on every row of a video
         "resumed": 0,
