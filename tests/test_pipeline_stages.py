@@ -169,13 +169,16 @@ def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
     changed = rows[1]["l"].copy()
     changed[0, 0, 0, 0] += 0.5
     before = remembering.inferred
-    remembering.predict_ab(changed)
+    remembering.predict_row({**rows[1], "l": changed})
     assert remembering.inferred == before + 1  # only the changed frame
+    elsewhere = [f"another.mp4 {t!r}" for t in rows[1]["times"]]
+    remembering.predict_ab(rows[1]["l"], elsewhere)  # the same pictures in another video
+    assert remembering.inferred == before + 1 + len(rows[1]["l"])
 
     ab_shape = (2, *rows[0]["l"].shape[2:])
     small = RecentFrames(max_bytes=3 * 2 * rows[0]["l"][0].nbytes)  # room for 3 frames' ab
     for i, frame in enumerate(rows[0]["l"][:5]):
-        small.put(small.key(frame), np.full(ab_shape, i, np.float16))
+        small.put(small.key(frame, "x"), np.full(ab_shape, i, np.float16))
     assert len(small.entries) == 3 and small.bytes <= small.max_bytes
-    assert small.get(small.key(rows[0]["l"][0])) is None  # the oldest went first
-    assert small.get(small.key(rows[0]["l"][4]))[0, 0, 0] == 4
+    assert small.get(small.key(rows[0]["l"][0], "x")) is None  # the oldest went first
+    assert small.get(small.key(rows[0]["l"][4], "x"))[0, 0, 0] == 4

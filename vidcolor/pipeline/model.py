@@ -13,14 +13,15 @@ RECENT_BYTES = 256 * 1024**2  # ab kept for frames seen lately: a cut's context,
 
 
 class RecentFrames:
-    """The ab of the frames the model saw last, keyed by the exact bytes of their L.
+    """The ab of the frames the model saw last, keyed by video, time and the exact bytes of L.
 
     Neighbouring segments of a video share their smoothing context: segment k infers the first
     frames of k+1 as its right context and k+1 infers the last frames of k as its left one (at 10 s
     segments 21 % more frames than are written; at 1 s, 3x). An actor that gets the segments in
-    order (one CPU actor does) finds them here and infers each frame once. The key is the frame's
-    input itself, so a frame decoded differently (another start, a filter) is a miss, never a
-    wrong answer."""
+    order (one CPU actor does) finds them here and infers each frame once. The key holds the
+    frame's input itself, so a frame decoded differently (another start, a filter) is a miss,
+    never a wrong answer; and its video and time, so only a context frame is reused, not a
+    frame that merely looks the same (a film's repeats are work like any other)."""
 
     def __init__(self, max_bytes: int = RECENT_BYTES):
         self.max_bytes = max_bytes
@@ -29,9 +30,12 @@ class RecentFrames:
         self.hits = 0
 
     @staticmethod
-    def key(frame: np.ndarray) -> bytes:
+    def key(frame: np.ndarray, where: str) -> bytes:
+        """``where``: the frame's video and time (or a photo's name)."""
         frame = np.ascontiguousarray(frame)
-        return hashlib.blake2b(frame.data, digest_size=16).digest() + str(frame.shape).encode()
+        digest = hashlib.blake2b(frame.data, digest_size=16)
+        digest.update(f"{frame.shape} {where}".encode())
+        return digest.digest()
 
     def get(self, key: bytes) -> np.ndarray | None:
         ab = self.entries.get(key)
@@ -68,9 +72,10 @@ class ColouriseActor:
         self.recent = RecentFrames(recent_bytes)
         self.inferred = 0  # frames through the model (the rest came from ``recent``)
 
-    def predict_ab(self, frames: np.ndarray) -> np.ndarray:
-        """``frames`` (N, 1, h, w) normalised L -> (N, 2, h, w) float16 ab."""
-        keys = [self.recent.key(f) for f in frames]
+    def predict_ab(self, frames: np.ndarray, where: list[str]) -> np.ndarray:
+        """``frames`` (N, 1, h, w) normalised L -> (N, 2, h, w) float16 ab; ``where[i]`` names
+        frame i's video and time (see :meth:`RecentFrames.key`)."""
+        keys = [self.recent.key(f, w) for f, w in zip(frames, where, strict=True)]
         ab: list[np.ndarray | None] = [self.recent.get(k) for k in keys]
         todo = [i for i, x in enumerate(ab) if x is None]
         for s in range(0, len(todo), self.batch_size):
@@ -88,8 +93,9 @@ class ColouriseActor:
         if row["status"] != TODO:
             return with_payloads(row, **keep, ab=None)
         try:
-            before = self.inferred
-            ab = self.predict_ab(np.asarray(row["l"]))
+            before, frames = self.inferred, np.asarray(row["l"])
+            times = row["times"] if len(row["times"]) == len(frames) else range(len(frames))
+            ab = self.predict_ab(frames, [f"{row['input']} {t!r}" for t in times])
         except Exception as err:  # noqa: BLE001 - a model failure fails this input, not the run
             return with_payloads(failed(row, err), **dict.fromkeys(keep), ab=None)
         return with_payloads({**row, "inferred": self.inferred - before}, **keep, ab=ab)
