@@ -65,10 +65,10 @@ def model_frames(clip: Path, config) -> tuple[int, int]:
     return sum(s.n_decoded for s in segments), len(segments)
 
 
-def model_alone(clip: Path, config) -> tuple[int, float, float]:
-    """(frames, seconds, CPU seconds) of the model alone on the clip's frames (decoded first, untimed), in
-    batches of ``config.batch_size`` on as many torch threads as a CPU model actor has
-    (``config.cpus_per_actor``): the rate the pipeline would reach if nothing else cost."""
+def model_alone(clip: Path, config, threads: int) -> tuple[int, float, float]:
+    """(frames, seconds, CPU seconds) of the model alone on the clip's frames (decoded first,
+    untimed), in batches of ``config.batch_size`` on ``threads`` torch threads: the rate the
+    pipeline would reach if nothing else cost."""
     import torch
 
     from vidcolor.infer import Colouriser
@@ -79,17 +79,17 @@ def model_alone(clip: Path, config) -> tuple[int, float, float]:
     segments = plan_segments(probe(str(clip)), segment_seconds=config.segment_seconds, overlap=0)
     size = config.model_size
     l_small = np.concatenate([decode_segment(str(clip), s, size).l_small for s in segments])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(config.cpus_per_actor)))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         model = Colouriser(config.checkpoint, device="cpu")
         model.predict_ab(l_small[:1])  # warm-up: first-call allocations, kernel selection
-        t0, c0 = time.perf_counter(), time.thread_time()  # 1 torch thread: this one
+        t0, c0 = time.perf_counter(), time.process_time()
         for s in range(0, len(l_small), config.batch_size):
             model.predict_ab(l_small[s : s + config.batch_size])
-        return len(l_small), time.perf_counter() - t0, time.thread_time() - c0
+        return len(l_small), time.perf_counter() - t0, time.process_time() - c0
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
@@ -104,15 +104,18 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     frames = ffprobe_frames(clip)
     n_infer, _ = model_frames(clip, config)
 
-    # The model alone before and after the pipelines: the shared machine's load drifts.
-    alone = [model_alone(base, config)]
+    # The model alone before and after the pipelines (the shared machine's load drifts), on the
+    # one CPU the model actor reserves and on the threads it runs (cpu_model_threads).
+    threads = sorted({1, config.cpu_model_threads()})
+    alone = {n: [model_alone(base, config, n)] for n in threads}
     c0 = time.process_time()
     seq_report, seq_s = timed(colourise_sequential, [str(clip)], str(workdir / "seq"), config)
     seq_cpu = time.process_time() - c0
     # CPU of every process of the run (driver, raylet, GCS, workers) and of the model actor.
     with RaySession() as ray_session, Sampler(interval=0.5, memory=False) as sampler:
         ray_report, ray_s = timed(colourise, [str(clip)], str(workdir / "ray"), config)
-    alone.append(model_alone(base, config))
+    for n in threads:
+        alone[n].append(model_alone(base, config, n))
     rows = [
         _pipeline_row(name, report, seconds, extra, frames, n_infer) | {"CPU s": round(cpu, 1)}
         for name, report, seconds, extra, cpu in (
@@ -120,22 +123,7 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
             ("Ray pipeline", ray_report, ray_s, ray_session.init_s, sampler.cpu_seconds()),
         )
     ]
-    n_model = alone[0][0]
-    model_s, model_cpu = (sum(run[k] for run in alone) / len(alone) for k in (1, 2))
-    rows.append(
-        {
-            "run": f"model alone ({int(max(1, config.cpus_per_actor))} torch thread(s), "
-            f"batch {config.batch_size}; mean of a run before and after the pipelines)",
-            "frames": n_model,
-            "decoded (incl. context)": n_model,
-            "model frames": n_model,
-            "segments": "-",
-            "seconds": round(model_s, 2),
-            "fps": round(n_model / model_s, 2),
-            "model frames/s": round(n_model / model_s, 2),
-            "CPU s": round(model_cpu, 1),
-        }
-    )
+    rows += [_alone_row(n, runs, config.batch_size) for n, runs in alone.items()]
     ratio = round(rows[1]["fps"] / rows[0]["fps"], 3)
     model_ratio = round(rows[1]["fps"] / rows[2]["fps"], 3)
     ratio_cold = round(frames / (ray_s + ray_session.init_s) / rows[0]["fps"], 3)
@@ -156,8 +144,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         f"users' processes or idled); the model actor {actor_cpu:.0f} CPU s, "
         f"{actor_cpu / ray_s:.0%} of a core over the run, "
         f"{1000 * actor_cpu / rows[1]['model frames']:.0f} CPU ms "
-        f"per model frame, its start-up included (alone: {1000 * model_cpu / n_model:.0f}). The "
-        f"sequential loop used "
+        f"per model frame, its start-up included (alone on {threads[-1]} thread(s): "
+        f"{1000 * rows[-1]['CPU s'] / rows[-1]['frames']:.0f}). The sequential loop used "
         f"{seq_cpu / seq_s:.2f} cores."
     )
     result.notes.append(
@@ -167,6 +155,24 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     )
     result.wall_s = time.perf_counter() - t_start
     return result
+
+
+def _alone_row(threads: int, runs: list[tuple[int, float, float]], batch: int) -> dict:
+    n_model = runs[0][0]
+    seconds, cpu = (sum(run[k] for run in runs) / len(runs) for k in (1, 2))
+    why = "the CPU the model actor reserves" if threads == 1 else "as the model actor runs"
+    return {
+        "run": f"model alone ({threads} torch thread(s): {why}; batch {batch}; mean of a run "
+        "before and after the pipelines)",
+        "frames": n_model,
+        "decoded (incl. context)": n_model,
+        "model frames": n_model,
+        "segments": "-",
+        "seconds": round(seconds, 2),
+        "fps": round(n_model / seconds, 2),
+        "model frames/s": round(n_model / seconds, 2),
+        "CPU s": round(cpu, 1),
+    }
 
 
 def _pipeline_row(name: str, report, seconds: float, extra: float, frames: int, n_infer: int):
@@ -191,24 +197,35 @@ def _pipeline_row(name: str, report, seconds: float, extra: float, frames: int, 
 
 
 def _model_notes(rows, model_ratio, alone, base: Path, checkpoint: str, smoke: bool) -> list:
-    """The goal ratio (written frames), the same counting every frame the model infers, and
-    what the context cost at 1 s segments on the bare clip (this benchmark's setting before)."""
-    seq, ray, model = rows
+    """The goal ratio (written frames, against the model alone on the CPU its actor reserves),
+    the same against the model on the actor's threads, the same counting every frame the model
+    infers, and what the context cost at 1 s segments on the bare clip (the setting before)."""
+    seq, ray, model, *same_threads = rows
     verdict = "goal met" if model_ratio >= MODEL_GOAL else "GOAL MISSED"
     old_infer, old_segments = model_frames(base, bench_config(checkpoint, smoke))
-    fps_alone = " and ".join(f"{n / s:.2f}" for n, s, _ in alone)
+    fps_alone = "; ".join(
+        f"{n} thread(s): " + " and ".join(f"{f / s:.2f}" for f, s, _ in runs)
+        for n, runs in alone.items()
+    )
+    also = [
+        f"Against the model alone on the {r['run'].split('(')[1].split(' ')[0]} threads the actor "
+        f"runs: Ray {ray['fps'] / r['fps']:.3f}, sequential {seq['fps'] / r['fps']:.3f}."
+        for r in same_threads
+    ]
     return [
         f"**Ray pipeline fps / model-alone fps = {model_ratio}** (goal >= {MODEL_GOAL}: "
-        f"{verdict}; written frames over the model alone's frames/s); sequential loop / model "
+        f"{verdict}; written frames over the model alone's frames/s on the one CPU its actor "
+        f"reserves); sequential loop / model "
         f"alone: {seq['fps'] / model['fps']:.3f}. Counting every frame the model infers in the "
         f"pipeline ({ray['model frames']} in the Ray run, {seq['model frames']} in the sequential "
         f"loop, for {ray['frames']} written; {ray['decoded (incl. context)']} decoded with each "
         f"segment's smoothing context, the rest were frames the actor had just inferred): Ray "
         f"{ray['model frames/s'] / model['fps']:.3f}, sequential "
         f"{seq['model frames/s'] / model['fps']:.3f}.",
+        *also,
         f"The model alone ran on the {model['frames']} frames of {base.name} (its cost does not "
-        f"depend on the content), in this process, as many torch threads as a CPU model actor "
-        f"has: {fps_alone} frames/s before and after the pipelines.",
+        f"depend on the content), in this process, before and after the pipelines: {fps_alone} "
+        "frames/s.",
         f"Context overhead at 1 s segments on {base.name} (this benchmark's setting before): "
         f"{old_infer} frames decoded for {model['frames']} written ({old_segments} segments), "
         f"{old_infer / model['frames']:.2f}x.",

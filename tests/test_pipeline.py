@@ -40,7 +40,7 @@ def test_directory_of_videos_and_image(media, ray_local, tmp_path):
     by_name = {r.input.rsplit("/", 1)[-1]: r for r in report.inputs}
     assert report.exit_code == 1  # the broken file failed, the rest finished
     assert report.model.startswith(
-        "model on CPU: 1 actor(s), --device auto: the cluster has no GPU"
+        "model on CPU: 1 actor(s) of 2 torch threads, --device auto: the cluster has no GPU"
     )
     bad = by_name["broken.mp4"]
     assert bad.status == "failed" and "broken.mp4" in bad.error and "\n" not in bad.error

@@ -132,10 +132,15 @@ def test_model_pool_asks_for_gpus_an_autoscaler_can_add():
     assert (auto.gpus, auto.max_size) == (1, 3) and "has 2 GPU" in auto.why
     # auto with no GPU anywhere: CPU, and it says so.
     cpu = model_pool(PipelineConfig(), gpus_now=0, gpus_possible=0)
-    assert cpu.gpus == 0 and cpu.describe().startswith("model on CPU: 1 actor(s), --device auto")
+    assert cpu.gpus == 0 and cpu.describe().startswith(
+        "model on CPU: 1 actor(s) of 2 torch threads, --device auto"
+    )
     assert "no GPU" in cpu.why
     fixed = model_pool(PipelineConfig(device="cpu", num_actors=2), gpus_now=4, gpus_possible=4)
     assert (fixed.gpus, fixed.min_size, fixed.max_size) == (0, 2, 2)
+    assert (fixed.threads, cuda.threads) == (2, None)
+    one = model_pool(PipelineConfig(device="cpu", model_threads=1), gpus_now=0, gpus_possible=0)
+    assert one.threads == 1 and "1 actor(s) of 1 torch threads" in one.describe()
 
 
 def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
@@ -182,3 +187,34 @@ def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
     assert len(small.entries) == 3 and small.bytes <= small.max_bytes
     assert small.get(small.key(rows[0]["l"][0], "x")) is None  # the oldest went first
     assert small.get(small.key(rows[0]["l"][4], "x"))[0, 0, 0] == 4
+
+
+def test_cpu_model_threads_from_cli_to_the_actor(tmp_path):
+    """``--model-threads`` reaches the config; the actor sets torch's threads to it, never more
+    than the cores it may run on; the default is 2 per reserved CPU and changes no pixels."""
+    import argparse
+    import os
+
+    import torch
+
+    from vidcolor.commands.colourise import add_pipeline_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_pipeline_arguments(parser, default_address=None)
+    plain = config_from_args(parser.parse_args(["in.mp4", "-o", "out"]))
+    three = config_from_args(parser.parse_args(["in.mp4", "-o", "out", "--model-threads", "3"]))
+    assert (plain.cpu_model_threads(), three.cpu_model_threads()) == (2, 3)
+    assert PipelineConfig(cpus_per_actor=1.5).cpu_model_threads() == 4
+    assert plain.output_key("ck") == three.output_key("ck")  # scheduling, not pixels
+    with pytest.raises(UsageError, match="--model-threads"):
+        PipelineConfig(model_threads=0)
+
+    ckpt = str(tiny_checkpoint(tmp_path / "g.safetensors"))
+    before = torch.get_num_threads()
+    try:
+        ColouriseActor(ckpt, device="cpu", threads=1)
+        assert torch.get_num_threads() == 1
+        ColouriseActor(ckpt, device="cpu", threads=1000)
+        assert torch.get_num_threads() == len(os.sched_getaffinity(0))
+    finally:
+        torch.set_num_threads(before)

@@ -131,6 +131,14 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
         help=f"autoscaling upper bound (default: {MAX_GPU_ACTORS} for GPU actors, "
         "--min-actors for CPU actors)",
     )
+    c.add_argument(
+        "--model-threads",
+        type=int,
+        metavar="N",
+        help="torch threads of each CPU model actor (default: 2 per CPU it reserves, at most "
+        "the machine's cores: the model is the slowest stage on CPU and takes the time decode "
+        "and encode leave idle)",
+    )
     o = p.add_argument_group("output")
     o.add_argument(
         "--overwrite", action="store_true", help="redo everything, even finished outputs"
@@ -184,6 +192,7 @@ def config_from_args(args: argparse.Namespace):
         num_actors=args.num_actors,
         min_actors=args.min_actors,
         max_actors=args.max_actors,
+        model_threads=args.model_threads,
         device=args.device,
         address=args.address,
         overwrite=args.overwrite,

@@ -17,6 +17,7 @@ class ModelPool:
     min_size: int
     max_size: int
     why: str  # one line for the user and the report
+    threads: int | None = None  # torch threads per CPU actor (None: a GPU pool)
 
     @property
     def device(self) -> str:
@@ -25,7 +26,8 @@ class ModelPool:
     def describe(self) -> str:
         lo, hi = self.min_size, self.max_size
         size = f"{lo}" if lo == hi else f"{lo}-{hi}"
-        return f"model on {self.device.upper()}: {size} actor(s), {self.why}"
+        threads = f" of {self.threads} torch threads" if self.threads else ""
+        return f"model on {self.device.upper()}: {size} actor(s){threads}, {self.why}"
 
 
 def model_pool(config: PipelineConfig, gpus_now: float, gpus_possible: float | None) -> ModelPool:
@@ -50,7 +52,8 @@ def model_pool(config: PipelineConfig, gpus_now: float, gpus_possible: float | N
         lo = config.min_actors
         default_hi = MAX_GPU_ACTORS if use_gpu else lo
         hi = config.max_actors or max(lo, default_hi)
-    return ModelPool(gpus=1 if use_gpu else 0, min_size=lo, max_size=hi, why=why)
+    threads = None if use_gpu else config.cpu_model_threads()
+    return ModelPool(gpus=1 if use_gpu else 0, min_size=lo, max_size=hi, why=why, threads=threads)
 
 
 def cluster_gpus() -> tuple[float, float | None]:

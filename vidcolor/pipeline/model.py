@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict
 
 import numpy as np
@@ -64,10 +65,17 @@ class ColouriseActor:
         inception_weights: str | None = None,
         batch_size: int = 16,
         recent_bytes: int = RECENT_BYTES,
+        threads: int | None = None,
     ):
+        """``threads``: torch threads on CPU (None: leave torch's setting; Ray sets one per CPU
+        the actor reserves), at most the cores this process may run on."""
+        import torch
+
         from vidcolor.infer import Colouriser
 
         self.colouriser = Colouriser(checkpoint, device=device, inception_weights=inception_weights)
+        if threads and self.colouriser.device.type == "cpu":
+            torch.set_num_threads(min(threads, len(os.sched_getaffinity(0))))
         self.batch_size = batch_size
         self.recent = RecentFrames(recent_bytes)
         self.inferred = 0  # frames through the model (the rest came from ``recent``)

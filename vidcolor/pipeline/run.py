@@ -148,6 +148,7 @@ def build_dataset(
             "device": pool.device,
             "inception_weights": config.inception_weights,
             "batch_size": config.batch_size,
+            "threads": pool.threads,
         },
         compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),
         batch_size=1,  # one segment per call: already hundreds of frames, batched inside
