@@ -119,7 +119,7 @@ def test_sequential_video_and_overwrite(tmp_path, bikes):
     assert saved["inputs"][0]["output"] == str(out / "bikes.mp4")
 
 
-def test_model_pool_asks_for_gpus_an_autoscaler_can_add():
+def test_model_pool_asks_for_gpus_an_autoscaler_can_add(monkeypatch):
     from vidcolor.pipeline.cluster import model_pool
 
     # --device cuda on a cluster whose GPU nodes start at 0: one GPU per actor all the same.
@@ -141,6 +141,14 @@ def test_model_pool_asks_for_gpus_an_autoscaler_can_add():
     assert (fixed.threads, cuda.threads) == (2, None)
     one = model_pool(PipelineConfig(device="cpu", model_threads=1), gpus_now=0, gpus_possible=0)
     assert one.threads == 1 and "1 actor(s) of 1 torch threads" in one.describe()
+    # CPU actors' threads wait passively unless the user set OpenMP's policy; GPU ones as Ray has.
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert (fixed.runtime_env, cuda.runtime_env) == (
+        {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}},
+        None,
+    )
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert fixed.runtime_env == {"env_vars": {"OMP_WAIT_POLICY": "ACTIVE"}}
 
 
 def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):

@@ -3,6 +3,7 @@ that a local output directory is one every node writes to."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 
@@ -22,6 +23,15 @@ class ModelPool:
     @property
     def device(self) -> str:
         return "cuda" if self.gpus else "cpu"
+
+    @property
+    def runtime_env(self) -> dict | None:
+        """A CPU actor's threads wait for each other passively (OpenMP's default spins): they
+        share the cores with decode and encode, and a spinning thread holds a core another stage
+        could use (2-CPU machine: the run ~5 % faster). The user's own setting wins."""
+        if self.gpus:
+            return None
+        return {"env_vars": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}}
 
     def describe(self) -> str:
         lo, hi = self.min_size, self.max_size

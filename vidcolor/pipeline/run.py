@@ -155,6 +155,7 @@ def build_dataset(
         batch_format="numpy",
         num_gpus=pool.gpus,
         num_cpus=1 if pool.gpus else config.cpus_per_actor,
+        runtime_env=pool.runtime_env,
     )
     kwargs = {"config": config, "output_root": str(output), "until": until}
     return ds.map(finish_row, fn_kwargs=kwargs, num_cpus=cpus, memory=FINISH_MEMORY)
