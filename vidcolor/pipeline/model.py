@@ -64,11 +64,13 @@ class ColouriseActor:
         device: str = "auto",
         inception_weights: str | None = None,
         batch_size: int = 16,
-        recent_bytes: int = RECENT_BYTES,
+        recent_bytes: int | None = None,
         threads: int | None = None,
     ):
-        """``threads``: torch threads on CPU (None: leave torch's setting; Ray sets one per CPU
-        the actor reserves), at most the cores this process may run on."""
+        """``recent_bytes``: room for :class:`RecentFrames` (None: RECENT_BYTES on CPU, none on
+        a GPU, where the model is not the slow stage and hashing each frame's L would cost ~10 %
+        of its time). ``threads``: torch threads on CPU (None: leave torch's setting; Ray sets
+        one per CPU the actor reserves), at most the cores this process may run on."""
         import torch
 
         from vidcolor.infer import Colouriser
@@ -77,23 +79,34 @@ class ColouriseActor:
         if threads and self.colouriser.device.type == "cpu":
             torch.set_num_threads(min(threads, len(os.sched_getaffinity(0))))
         self.batch_size = batch_size
+        if recent_bytes is None:
+            recent_bytes = RECENT_BYTES if self.colouriser.device.type == "cpu" else 0
         self.recent = RecentFrames(recent_bytes)
         self.inferred = 0  # frames through the model (the rest came from ``recent``)
 
     def predict_ab(self, frames: np.ndarray, where: list[str]) -> np.ndarray:
         """``frames`` (N, 1, h, w) normalised L -> (N, 2, h, w) float16 ab; ``where[i]`` names
         frame i's video and time (see :meth:`RecentFrames.key`)."""
+        if not self.recent.max_bytes:
+            return self._infer(frames)
         keys = [self.recent.key(f, w) for f, w in zip(frames, where, strict=True)]
         ab: list[np.ndarray | None] = [self.recent.get(k) for k in keys]
         todo = [i for i, x in enumerate(ab) if x is None]
-        for s in range(0, len(todo), self.batch_size):
-            idx = todo[s : s + self.batch_size]
-            for i, x in zip(idx, self.colouriser.predict_ab(frames[idx]), strict=True):
-                ab[i] = x.astype(np.float16)
-        self.inferred += len(todo)
+        for i, x in zip(todo, self._infer(frames[todo]), strict=True):
+            ab[i] = x
         for k, x in zip(keys, ab, strict=True):
             self.recent.put(k, x)
-        return np.stack(ab) if ab else np.zeros((0, 2, *frames.shape[2:]), np.float16)
+        return np.stack(ab) if ab else self._infer(frames)  # no frames: an empty array
+
+    def _infer(self, frames: np.ndarray) -> np.ndarray:
+        """The model on every frame, ``batch_size`` per forward pass; float16 ab."""
+        self.inferred += len(frames)
+        out = np.zeros((len(frames), 2, *frames.shape[2:]), np.float16)
+        for s in range(0, len(frames), self.batch_size):
+            out[s : s + self.batch_size] = self.colouriser.predict_ab(
+                frames[s : s + self.batch_size]
+            )
+        return out
 
     def predict_row(self, row: dict) -> dict:
         """One row: ``l`` (N, 1, h, w) in; ``l``, ``times`` and ``ab`` (N, 2, h, w) float16 out."""
