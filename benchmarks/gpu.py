@@ -62,9 +62,9 @@ def _rate(name: str, ckpt: str, inception: str, l_seg: np.ndarray, batch: int) -
     from vidcolor.pipeline.model import ColouriseActor
     from vidcolor.pipeline.rows import new_row, with_payloads
 
-    # recent_bytes=0: the repeats below are the same frames, which the actor would not re-infer.
+    # reuse_context=False (a GPU default too): the repeats below are the same frames.
     actor = ColouriseActor(
-        ckpt, device="cuda", inception_weights=inception, batch_size=batch, recent_bytes=0
+        ckpt, device="cuda", inception_weights=inception, batch_size=batch, reuse_context=False
     )
     row = with_payloads(new_row("bench"), l=l_seg, times=None, concealed=None)
     warm = actor.predict_row(row)  # warm-up: cuDNN autotuning, allocator

@@ -154,14 +154,15 @@ def test_model_pool_asks_for_gpus_an_autoscaler_can_add(monkeypatch):
 def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
     """Neighbouring segments carry each other's frames as smoothing context; the actor infers
     each decoded frame once when the segments come in order, with the same ab as inferring
-    every row afresh, and a frame whose input differs is inferred again."""
-    from vidcolor.pipeline.model import RecentFrames
+    every row afresh, keeps only the frames a neighbour shares, and infers a frame again when
+    its input differs or it belongs to another video."""
+    from vidcolor.pipeline.model import shared_frames
 
-    src = cut_clip(bikes, tmp_path / "bikes.mp4", seconds=1.6, width=128, gop=10, audio=False)
+    src = cut_clip(bikes, tmp_path / "bikes.mp4", seconds=3.2, width=128, gop=10, audio=False)
     config = PipelineConfig(
         checkpoint=str(tiny_checkpoint(tmp_path / "g.safetensors")),
         model_size=64,
-        segment_seconds=0.4,
+        segment_seconds=0.8,
         smoothing=1,
     )
     out = str(tmp_path / "out")
@@ -169,32 +170,34 @@ def test_model_infers_each_frame_once_across_segments(tmp_path, bikes):
     plan = plan_input(listed, output_root=out, config=config, config_key=config_key(config))
     rows = [load_row(r, config=config) for r in plan]
     decoded = sum(len(r["l"]) for r in rows)
-    assert decoded > 40  # 40 frames, and every inner cut's context decoded twice
+    assert len(rows) == 4 and decoded == 80 + 6 * config.overlap  # 3 inner cuts, context twice
 
-    fresh = ColouriseActor(config.checkpoint, recent_bytes=0)
-    remembering = ColouriseActor(config.checkpoint)
+    fresh = ColouriseActor(config.checkpoint, reuse_context=False)
+    reusing = ColouriseActor(config.checkpoint)
     for row in rows:
-        want, got = fresh.predict_row(row)["ab"], remembering.predict_row(row)["ab"]
-        assert got.dtype == want.dtype == np.float16
-        np.testing.assert_array_equal(got, want)
-    assert (fresh.inferred, remembering.inferred) == (decoded, 40)
+        want, got = fresh.predict_row(row), reusing.predict_row(row)
+        assert got["ab"].dtype == want["ab"].dtype == np.float16
+        np.testing.assert_array_equal(got["ab"], want["ab"])
+        # kept: this segment's context and as many owned frames beside it, nothing older
+        assert len(reusing.recent) <= 4 * config.overlap
+    assert (fresh.inferred, reusing.inferred) == (decoded, 80)
+    assert [r["inferred"] for r in map(reusing.predict_row, rows[:2])] == [
+        len(rows[0]["l"]),  # segment 3's frames were kept, not segment 0's
+        len(rows[1]["l"]) - 2 * config.overlap,
+    ]
 
-    changed = rows[1]["l"].copy()
+    before = reusing.inferred
+    changed = rows[2]["l"].copy()
     changed[0, 0, 0, 0] += 0.5
-    before = remembering.inferred
-    remembering.predict_row({**rows[1], "l": changed})
-    assert remembering.inferred == before + 1  # only the changed frame
-    elsewhere = [f"another.mp4 {t!r}" for t in rows[1]["times"]]
-    remembering.predict_ab(rows[1]["l"], elsewhere)  # the same pictures in another video
-    assert remembering.inferred == before + 1 + len(rows[1]["l"])
+    assert (
+        reusing.predict_row({**rows[2], "l": changed})["inferred"]
+        == len(changed) - 2 * config.overlap + 1
+    )
+    elsewhere = reusing.predict_row({**rows[3], "input": "another.mp4"})
+    assert elsewhere["inferred"] == len(rows[3]["l"]) and reusing.inferred > before
 
-    ab_shape = (2, *rows[0]["l"].shape[2:])
-    small = RecentFrames(max_bytes=3 * 2 * rows[0]["l"][0].nbytes)  # room for 3 frames' ab
-    for i, frame in enumerate(rows[0]["l"][:5]):
-        small.put(small.key(frame, "x"), np.full(ab_shape, i, np.float16))
-    assert len(small.entries) == 3 and small.bytes <= small.max_bytes
-    assert small.get(small.key(rows[0]["l"][0], "x")) is None  # the oldest went first
-    assert small.get(small.key(rows[0]["l"][4], "x"))[0, 0, 0] == 4
+    assert shared_frames(10, 0, 7).tolist() == [False] * 4 + [True] * 6  # first: right edge
+    assert shared_frames(10, 3, 10).tolist() == [True] * 6 + [False] * 4  # last: left edge
 
 
 def test_cpu_model_threads_from_cli_to_the_actor(tmp_path):

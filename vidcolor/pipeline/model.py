@@ -4,58 +4,38 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
 
 import numpy as np
 
 from vidcolor.pipeline.rows import TODO, batch_to_rows, failed, rows_to_batch, with_payloads
 
-RECENT_BYTES = 256 * 1024**2  # ab kept for frames seen lately: a cut's context, many times over
+
+def frame_key(frame: np.ndarray, video: str, time: float) -> bytes:
+    """A decoded frame's identity: its video, its time and the exact bytes of its L. A frame
+    decoded differently (another start, a filter) is another key, so reusing by key never gives a
+    wrong answer; a frame that merely looks the same at another time is another key too."""
+    frame = np.ascontiguousarray(frame)
+    digest = hashlib.blake2b(frame.data, digest_size=16)
+    digest.update(f"{frame.shape} {video} {time!r}".encode())
+    return digest.digest()
 
 
-class RecentFrames:
-    """The ab of the frames the model saw last, keyed by video, time and the exact bytes of L.
-
-    Neighbouring segments of a video share their smoothing context: segment k infers the first
-    frames of k+1 as its right context and k+1 infers the last frames of k as its left one (at 10 s
-    segments 21 % more frames than are written; at 1 s, 3x). An actor that gets the segments in
-    order (one CPU actor does) finds them here and infers each frame once. The key holds the
-    frame's input itself, so a frame decoded differently (another start, a filter) is a miss,
-    never a wrong answer; and its video and time, so only a context frame is reused, not a
-    frame that merely looks the same (a film's repeats are work like any other)."""
-
-    def __init__(self, max_bytes: int = RECENT_BYTES):
-        self.max_bytes = max_bytes
-        self.entries: OrderedDict[bytes, np.ndarray] = OrderedDict()
-        self.bytes = 0
-        self.hits = 0
-
-    @staticmethod
-    def key(frame: np.ndarray, where: str) -> bytes:
-        """``where``: the frame's video and time (or a photo's name)."""
-        frame = np.ascontiguousarray(frame)
-        digest = hashlib.blake2b(frame.data, digest_size=16)
-        digest.update(f"{frame.shape} {where}".encode())
-        return digest.digest()
-
-    def get(self, key: bytes) -> np.ndarray | None:
-        ab = self.entries.get(key)
-        self.hits += ab is not None
-        return ab
-
-    def put(self, key: bytes, ab: np.ndarray) -> None:
-        if key in self.entries or ab.nbytes > self.max_bytes:
-            return
-        self.entries[key] = ab
-        self.bytes += ab.nbytes
-        while self.bytes > self.max_bytes:  # the oldest go first: the newest are the next cut's
-            self.bytes -= self.entries.popitem(last=False)[1].nbytes
+def shared_frames(n: int, own_lo: int, own_hi: int) -> np.ndarray:
+    """Which of a segment's ``n`` decoded frames (it owns ``own_lo:own_hi``) its neighbours decode
+    too: the context on each side, and as many owned frames next to it (their own context)."""
+    i = np.arange(n)
+    return (i < 2 * own_lo) | (i >= n - 2 * (n - own_hi))
 
 
 class ColouriseActor:
     """Loads the generator once; each call predicts ab for every frame of every row of a batch
-    (a numpy batch: dict of columns), ``batch_size`` frames per forward pass, and reuses the ab
-    of frames it saw in the previous rows (:class:`RecentFrames`)."""
+    (a numpy batch: dict of columns), ``batch_size`` frames per forward pass.
+
+    On CPU the actor also keeps the ab of the last segment's shared frames (:func:`shared_frames`)
+    and reuses them. Neighbouring segments carry each other's frames as smoothing context, decoded
+    twice (10 s segments: 21 % more frames than are written; 1 s: 3x); segments that reach an actor
+    in order (one CPU actor's do) then have each frame inferred once. On a GPU the model is not the
+    slow stage and hashing every frame's L would cost ~10 % of its time, so it does not."""
 
     def __init__(
         self,
@@ -64,38 +44,37 @@ class ColouriseActor:
         device: str = "auto",
         inception_weights: str | None = None,
         batch_size: int = 16,
-        recent_bytes: int | None = None,
+        reuse_context: bool | None = None,
         threads: int | None = None,
     ):
-        """``recent_bytes``: room for :class:`RecentFrames` (None: RECENT_BYTES on CPU, none on
-        a GPU, where the model is not the slow stage and hashing each frame's L would cost ~10 %
-        of its time). ``threads``: torch threads on CPU (None: leave torch's setting; Ray sets
-        one per CPU the actor reserves), at most the cores this process may run on."""
+        """``reuse_context``: None = on CPU only. ``threads``: torch threads on CPU (None: leave
+        torch's setting; Ray sets one per CPU the actor reserves), at most the cores this process
+        may run on."""
         import torch
 
         from vidcolor.infer import Colouriser
 
         self.colouriser = Colouriser(checkpoint, device=device, inception_weights=inception_weights)
-        if threads and self.colouriser.device.type == "cpu":
+        on_cpu = self.colouriser.device.type == "cpu"
+        if threads and on_cpu:
             torch.set_num_threads(min(threads, len(os.sched_getaffinity(0))))
         self.batch_size = batch_size
-        if recent_bytes is None:
-            recent_bytes = RECENT_BYTES if self.colouriser.device.type == "cpu" else 0
-        self.recent = RecentFrames(recent_bytes)
+        self.reuse_context = on_cpu if reuse_context is None else reuse_context
+        self.recent: dict[bytes, np.ndarray] = {}  # the last video segment's shared frames' ab
         self.inferred = 0  # frames through the model (the rest came from ``recent``)
 
-    def predict_ab(self, frames: np.ndarray, where: list[str]) -> np.ndarray:
-        """``frames`` (N, 1, h, w) normalised L -> (N, 2, h, w) float16 ab; ``where[i]`` names
-        frame i's video and time (see :meth:`RecentFrames.key`)."""
-        if not self.recent.max_bytes:
+    def predict_segment(self, row: dict) -> np.ndarray:
+        """A video segment's ``l`` -> float16 ab, reusing the previous segment's shared frames."""
+        frames = np.asarray(row["l"])
+        if not self.reuse_context:
             return self._infer(frames)
-        keys = [self.recent.key(f, w) for f, w in zip(frames, where, strict=True)]
+        keys = [frame_key(f, row["input"], t) for f, t in zip(frames, row["times"], strict=True)]
         ab: list[np.ndarray | None] = [self.recent.get(k) for k in keys]
         todo = [i for i, x in enumerate(ab) if x is None]
         for i, x in zip(todo, self._infer(frames[todo]), strict=True):
             ab[i] = x
-        for k, x in zip(keys, ab, strict=True):
-            self.recent.put(k, x)
+        shared = shared_frames(len(frames), row["own_lo"], row["own_hi"])
+        self.recent = {k: x for k, x, keep in zip(keys, ab, shared, strict=True) if keep}
         return np.stack(ab) if ab else self._infer(frames)  # no frames: an empty array
 
     def _infer(self, frames: np.ndarray) -> np.ndarray:
@@ -109,14 +88,17 @@ class ColouriseActor:
         return out
 
     def predict_row(self, row: dict) -> dict:
-        """One row: ``l`` (N, 1, h, w) in; ``l``, ``times`` and ``ab`` (N, 2, h, w) float16 out."""
+        """One row: ``l`` (N, 1, h, w) in; ``l``, ``times`` and ``ab`` (N, 2, h, w) float16 out,
+        and ``inferred``: how many of the N went through the model."""
         keep = {k: row[k] for k in ("l", "times", "concealed")}  # for smoothing and the report
         if row["status"] != TODO:
             return with_payloads(row, **keep, ab=None)
         try:
-            before, frames = self.inferred, np.asarray(row["l"])
-            times = row["times"] if len(row["times"]) == len(frames) else range(len(frames))
-            ab = self.predict_ab(frames, [f"{row['input']} {t!r}" for t in times])
+            before = self.inferred
+            if row["kind"] == "video":
+                ab = self.predict_segment(row)
+            else:
+                ab = self._infer(np.asarray(row["l"]))
         except Exception as err:  # noqa: BLE001 - a model failure fails this input, not the run
             return with_payloads(failed(row, err), **dict.fromkeys(keep), ab=None)
         return with_payloads({**row, "inferred": self.inferred - before}, **keep, ab=ab)
