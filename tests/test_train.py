@@ -273,3 +273,24 @@ def test_cli_and_job_share_options_and_build_the_config():
     bad = build_parser().parse_args(["train", "--data", "a/", "--output", "o", "--ema-decay", "1"])
     with pytest.raises(UsageError, match="--ema-decay must be in"):
         config_from_args(bad)
+
+
+def test_moving_average_shares_the_frozen_inception():
+    """vit-i-gan's Inception never trains: the average holds the generator's own copy (~100 MB
+    saved, no per-step arithmetic on it); the trainable weights are its own and follow."""
+    from vidcolor.train.ema import GeneratorEMA
+
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(variant="vit-i-gan", width=4), random_inception=True)
+    ema = GeneratorEMA(g, decay=0.5)
+    assert ema.module.embedder is g.embedder
+    assert ema.module.encoder is not g.encoder and ema.shared_names
+    assert all(name.startswith("embedder.") for name in ema.shared_names)
+    frozen = {k: v.clone() for k, v in g.embedder.state_dict().items()}
+    with torch.no_grad():
+        for p in g.decoder.parameters():
+            p.add_(1.0)
+    ema.update(g)
+    name, before = next(iter(g.decoder.state_dict().items()))
+    assert torch.allclose(ema.module.decoder.state_dict()[name], before - 0.5)
+    assert all(torch.equal(v, g.embedder.state_dict()[k]) for k, v in frozen.items())

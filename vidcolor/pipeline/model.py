@@ -20,11 +20,13 @@ def frame_key(frame: np.ndarray, video: str, time: float) -> bytes:
     return digest.digest()
 
 
-def shared_frames(n: int, own_lo: int, own_hi: int) -> np.ndarray:
-    """Which of a segment's ``n`` decoded frames (it owns ``own_lo:own_hi``) its neighbours decode
-    too: the context on each side, and as many owned frames next to it (their own context)."""
+def shared_frames(n: int, own_lo: int, own_hi: int, context: int) -> np.ndarray:
+    """Which of a segment's ``n`` decoded frames (it owns ``own_lo:own_hi``) its neighbours
+    decode too: its context on each side that has one, and the ``context`` owned frames next to
+    it (theirs; a neighbour's context can be longer than this segment's, which a short
+    neighbour clips)."""
     i = np.arange(n)
-    return (i < 2 * own_lo) | (i >= n - 2 * (n - own_hi))
+    return ((own_lo > 0) & (i < own_lo + context)) | ((own_hi < n) & (i >= own_hi - context))
 
 
 class ColouriseActor:
@@ -44,10 +46,12 @@ class ColouriseActor:
         device: str = "auto",
         inception_weights: str | None = None,
         batch_size: int = 16,
+        context_frames: int = 0,
         reuse_context: bool | None = None,
         threads: int | None = None,
     ):
-        """``reuse_context``: None = on CPU only. ``threads``: torch threads on CPU (None: leave
+        """``context_frames``: the smoothing context each side of a cut (PipelineConfig.overlap).
+        ``reuse_context``: None = on CPU only (and when there is context). ``threads``: torch threads on CPU (None: leave
         torch's setting; Ray sets one per CPU the actor reserves), at most the cores this process
         may run on."""
         import torch
@@ -59,7 +63,10 @@ class ColouriseActor:
         if threads and on_cpu:
             torch.set_num_threads(min(threads, len(os.sched_getaffinity(0))))
         self.batch_size = batch_size
-        self.reuse_context = on_cpu if reuse_context is None else reuse_context
+        self.context_frames = context_frames
+        if reuse_context is None:
+            reuse_context = on_cpu and context_frames > 0
+        self.reuse_context = reuse_context
         self.recent: dict[bytes, np.ndarray] = {}  # the last video segment's shared frames' ab
         self.inferred = 0  # frames through the model (the rest came from ``recent``)
 
@@ -73,7 +80,7 @@ class ColouriseActor:
         todo = [i for i, x in enumerate(ab) if x is None]
         for i, x in zip(todo, self._infer(frames[todo]), strict=True):
             ab[i] = x
-        shared = shared_frames(len(frames), row["own_lo"], row["own_hi"])
+        shared = shared_frames(len(frames), row["own_lo"], row["own_hi"], self.context_frames)
         self.recent = {k: x for k, x, keep in zip(keys, ab, shared, strict=True) if keep}
         return np.stack(ab) if ab else self._infer(frames)  # no frames: an empty array
 

@@ -148,6 +148,7 @@ def build_dataset(
             "device": pool.device,
             "inception_weights": config.inception_weights,
             "batch_size": config.batch_size,
+            "context_frames": config.overlap,
             "threads": pool.threads,
         },
         compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),

@@ -47,6 +47,7 @@ def _model(config: PipelineConfig) -> ColouriseActor:
         device=config.device,
         inception_weights=config.inception_weights,
         batch_size=config.batch_size,
+        context_frames=config.overlap,
     )
 
 
