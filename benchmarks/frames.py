@@ -11,6 +11,7 @@ Run: ``vidcolor bench frames`` (or ``python -m benchmarks.frames``).
 
 from __future__ import annotations
 
+import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -78,6 +79,7 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     n = ffprobe_frames(clip)
 
     work = workdir / "png-workflow"
+    shutil.rmtree(work, ignore_errors=True)  # a run before in the same --workdir
     (steps, png_out), png_s = timed(
         png_workflow, clip, work, checkpoint, config.model_size, probe(str(clip)).frame_rate
     )

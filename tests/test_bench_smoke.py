@@ -129,6 +129,9 @@ def test_ray_benchmarks_smoke(ray_local, tmp_path):
     assert all(r["peak RSS MiB (sum)"] > 100 and r["processes"] > 1 for r in rows)
     assert memory.headline["value"] > 0
     assert any(n.startswith("Length alone, 4x / 2x clip") for n in memory.notes)
+    # Again in the same work directory (it failed on the PNG workflow's folder from the run before).
+    again, errors = bench.run_benchmarks(["frames"], tmp_path, smoke=True)
+    assert errors == {} and again[0].headline["value"] > 0
 
 
 def test_train_bench_passes_flags_the_script_accepts():
