@@ -247,11 +247,11 @@ def test_cli_and_job_share_options_and_build_the_config():
     argv = ["--data", "a/", "--data", "s3://b/p", "--output", "out", "--workers", "2",
             "--variant", "vit-gan", "--width", "16", "--disc-dim", "128", "--disc-depth", "2",
             "--lr-drop-step", "500", "--max-steps", "7", "--validation", "v/",
-            "--ema-decay", "0.999"]  # fmt: skip
+            "--ema-decay", "0.999", "--dark-fraction", "0.25"]  # fmt: skip
     args = build_parser().parse_args(["train", *argv])
     cfg = config_from_args(args)
     assert cfg.data == ["a/", "s3://b/p"] and cfg.workers == 2 and cfg.max_steps == 7
-    assert cfg.validation == ["v/"] and cfg.ema_decay == 0.999
+    assert cfg.validation == ["v/"] and cfg.ema_decay == 0.999 and cfg.dark_fraction == 0.25
     assert cfg.disc == {"dim": 128, "depth": 2} and cfg.betas == (0.5, 0.9) and cfg.lr == 2e-4
     assert cfg.disc_kwargs() == {"image_size": 256, "dim": 128, "depth": 2}
     assert args.address is None  # the CLI starts/joins a local Ray
@@ -272,6 +272,11 @@ def test_cli_and_job_share_options_and_build_the_config():
     assert config_from_args(plain) == TrainConfig(data=["a/"], output="o")
     bad = build_parser().parse_args(["train", "--data", "a/", "--output", "o", "--ema-decay", "1"])
     with pytest.raises(UsageError, match="--ema-decay must be in"):
+        config_from_args(bad)
+    bad = build_parser().parse_args(
+        ["train", "--data", "a/", "--output", "o", "--dark-fraction", "2"]
+    )
+    with pytest.raises(UsageError, match="--dark-fraction must be in"):
         config_from_args(bad)
 
 
@@ -294,3 +299,28 @@ def test_moving_average_shares_the_frozen_inception():
     name, before = next(iter(g.decoder.state_dict().items()))
     assert torch.allclose(ema.module.decoder.state_dict()[name], before - 0.5)
     assert all(torch.equal(v, g.embedder.state_dict()[k]) for k, v in frozen.items())
+
+
+def test_underexposed_crops_are_darker_with_the_same_hues(real_photos):
+    """--dark-fraction: a crop darkened in linear light keeps its hues (a* b* angle) where it has
+    colour, and its L drops; with dark_fraction 1 every training crop is darker than without."""
+    from vidcolor import color
+
+    gen = torch.Generator().manual_seed(0)
+    crop = data.center_crop(real_photos["chelsea"], 64)
+    dark = data.underexpose(crop, gen)
+    (L, a, b), (dark_L, dark_a, dark_b) = (color.rgb_to_lab(x) for x in (crop, dark))
+    assert dark_L.mean() < 0.75 * L.mean()
+    coloured = (dark_a.hypot(dark_b) > 5) & (a.hypot(b) > 5)
+    angle = torch.atan2(b, a) - torch.atan2(dark_b, dark_a)
+    angle = torch.remainder(angle + torch.pi, 2 * torch.pi) - torch.pi
+    assert coloured.float().mean() > 0.3 and angle[coloured].abs().median() < 0.1  # radians
+
+    picture = {"rgb": real_photos["chelsea"], "relpath": "c.png"}
+    plain = data.CropExamples(data.DataConfig(image_size=64, crops_per_image=8), train=True)
+    darkened = data.CropExamples(
+        data.DataConfig(image_size=64, crops_per_image=8, dark_fraction=1.0), train=True
+    )
+    l_plain = np.mean([r["l"].mean() for r in plain(picture)])
+    l_dark = np.mean([r["l"].mean() for r in darkened(picture)])
+    assert l_dark < l_plain - 0.2  # normalised L in [-1, 1]

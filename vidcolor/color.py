@@ -61,7 +61,7 @@ def _linear_to_lab(linear: torch.Tensor) -> torch.Tensor:
     return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-1)
 
 
-def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)
 
 
@@ -69,7 +69,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1], shape (..., 3, H, W) -> CIE Lab, same shape and dtype."""
     if rgb.shape[-3] != 3:
         raise ValueError(f"rgb_to_lab expects 3 channels at dim -3, got shape {tuple(rgb.shape)}")
-    linear = _srgb_to_linear(_channels_last(rgb.to(_work_dtype(rgb))))
+    linear = srgb_to_linear(_channels_last(rgb.to(_work_dtype(rgb))))
     return _channels_first(_linear_to_lab(linear)).to(rgb.dtype)
 
 
@@ -163,7 +163,7 @@ def model_output_to_rgb(l_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Te
 
 
 # uint8 sRGB -> linear: 256 exact values, so decoding frames skips the pow of the sRGB curve.
-_LINEAR_FROM_UINT8 = _srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).float()
+_LINEAR_FROM_UINT8 = srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255.0).float()
 
 
 def rgb_uint8_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -270,7 +270,7 @@ def lstar_from_luma(y_unit: torch.Tensor) -> torch.Tensor:
 
 def luma_f(y_unit: torch.Tensor) -> torch.Tensor:
     """CIE f(Y) of the grey with luma Y' in [0, 1] (f = (L* + 16) / 116)."""
-    lin = _srgb_to_linear(y_unit.double())
+    lin = srgb_to_linear(y_unit.double())
     return torch.where(lin > 0.008856, lin.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * lin + 16 / 116)
 
 

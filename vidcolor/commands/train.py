@@ -90,6 +90,12 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument(
         "--crops-per-image", type=int, default=d.crops_per_image, help="random crops per epoch"
     )
+    p.add_argument(
+        "--dark-fraction",
+        type=float,
+        default=d.dark_fraction,
+        help="share of training crops darkened 2-10x in linear light (dusk, shade; hues kept)",
+    )
     # Discriminator size (paper table 1 values are ViTDiscriminator's defaults).
     p.add_argument("--disc-dim", type=int)
     p.add_argument("--disc-depth", type=int)
@@ -125,6 +131,8 @@ def config_from_args(args: argparse.Namespace):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if not 0.0 <= args.ema_decay < 1.0:
         raise UsageError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
+    if not 0.0 <= args.dark_fraction <= 1.0:
+        raise UsageError(f"--dark-fraction must be in [0, 1], got {args.dark_fraction}")
     return TrainConfig(
         data=list(args.data),
         validation=list(args.validation),
@@ -158,6 +166,7 @@ def config_from_args(args: argparse.Namespace):
         min_chroma_std=args.min_chroma_std,
         frames_per_video=args.frames_per_video,
         crops_per_image=args.crops_per_image,
+        dark_fraction=args.dark_fraction,
     )
 
 

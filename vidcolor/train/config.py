@@ -45,6 +45,7 @@ class TrainConfig:
     min_chroma_std: float = 6.0
     frames_per_video: int = 8
     crops_per_image: int = 1
+    dark_fraction: float = 0.0  # share of training crops underexposed (train/data.py: underexpose)
     # Test hook for fault tolerance: the last rank exits hard once at this step (marker file
     # guards "once" across restarts). 0 disables it.
     fail_once_at_step: int = 0

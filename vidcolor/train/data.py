@@ -33,6 +33,7 @@ class DataConfig:
     min_chroma_std: float = 6.0  # Lab units; below this a source counts as grey/sepia
     frames_per_video: int = 8  # evenly spaced frames sampled from each video
     crops_per_image: int = 1  # random crops per source per epoch (small data sets)
+    dark_fraction: float = 0.0  # share of training crops underexposed (see underexpose)
     min_crop_scale: float = 0.3  # RandomResizedCrop area range (min_crop_scale, 1)
     task_cpus: float = 1.0  # CPUs each loading task reserves (see vidcolor/train/resources.py)
 
@@ -107,6 +108,15 @@ def random_resized_crop(
     if torch.rand((), generator=generator) < 0.5:
         crop = crop.flip(-1)
     return crop.clamp(0.0, 1.0)
+
+
+def underexpose(crop: torch.Tensor, generator: torch.Generator, lo: float = 0.1, hi: float = 0.5):
+    """sRGB (3, S, S) in [0, 1] with its light scaled by a random factor in [lo, hi], in linear
+    light: the same scene photographed darker, hues kept. Photo collections are shot in good
+    light; films are full of dusk and forest shade, which a model that never saw dark greens
+    paints blue."""
+    factor = lo + (hi - lo) * float(torch.rand((), generator=generator))
+    return color.linear_to_srgb(color.srgb_to_linear(crop) * factor).clamp(0.0, 1.0)
 
 
 def center_crop(rgb: np.ndarray, size: int) -> torch.Tensor:
@@ -190,9 +200,15 @@ class CropExamples:
             return [to_example(center_crop(rgb, cfg.image_size))]
         gen = torch.Generator()
         gen.seed()
-        return [
-            to_example(random_resized_crop(rgb, cfg.image_size, gen, cfg.min_crop_scale))
+        crops = [
+            random_resized_crop(rgb, cfg.image_size, gen, cfg.min_crop_scale)
             for _ in range(cfg.crops_per_image)
+        ]
+        return [
+            to_example(
+                underexpose(c, gen) if torch.rand((), generator=gen) < cfg.dark_fraction else c
+            )
+            for c in crops
         ]
 
 

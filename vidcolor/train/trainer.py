@@ -119,6 +119,7 @@ def build_trainer(cfg: TrainConfig):
         min_chroma_std=cfg.min_chroma_std,
         frames_per_video=cfg.frames_per_video,
         crops_per_image=cfg.crops_per_image,
+        dark_fraction=cfg.dark_fraction,
         task_cpus=plan.data_task_cpus,
     )
     validation = list_sources(cfg.validation) if cfg.validation else None
