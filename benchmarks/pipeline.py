@@ -1,13 +1,14 @@
 """The in-process sequential loop (decode -> model -> smooth -> encode, one segment after another,
 no Ray) against the whole Ray pipeline, same clip and settings, in one run; and both against the
-model alone (the same checkpoint on the clip's frames, as one CPU model actor runs it).
+model alone (the same checkpoint on the clip's frames, on the one CPU a model actor reserves and on the
+threads it runs).
 
 The clip is the grey 720p bigbuckbunny (5.3 s) played 6 times back to back (stream copy: 31.7 s,
 792 frames) with the default segment length (PipelineConfig.segment_seconds), as a film is cut:
 4 segments. Smoothing needs context frames on each side of every cut, which are decoded twice
 (for a film with 10 s segments ~26 % more frames than written; 1 s segments on the bare 5.3 s clip,
 this benchmark's setting before, 3.2x); the model actor infers each once when it sees the segments
-in order (``RecentFrames``), and the report counts what it inferred.
+in order (``ColouriseActor.predict_segment``), and the report counts what it inferred.
 
 On a CPU-only machine the sequential loop is the bound: every stage competes for the same cores, so
 the Ray pipeline can at best match it; the ratio shows what Ray's scheduling and data movement cost.

@@ -51,9 +51,9 @@ class ColouriseActor:
         threads: int | None = None,
     ):
         """``context_frames``: the smoothing context each side of a cut (PipelineConfig.overlap).
-        ``reuse_context``: None = on CPU only (and when there is context). ``threads``: torch threads on CPU (None: leave
-        torch's setting; Ray sets one per CPU the actor reserves), at most the cores this process
-        may run on."""
+        ``reuse_context``: None = on CPU when there is context. ``threads``: torch threads on CPU
+        (None: leave torch's setting; Ray sets one per CPU the actor reserves), at most the cores
+        this process may run on."""
         import torch
 
         from vidcolor.infer import Colouriser

@@ -29,7 +29,7 @@ class InputResult:
     segments_resumed: int = 0  # found finished in the state from an earlier run
     segments_encoded: int = 0  # computed by this run
     # frames through the model, smoothing context included (each frame once when segments
-    # reach a model actor in order: vidcolor.pipeline.model.RecentFrames)
+    # reach a CPU model actor in order: vidcolor.pipeline.model.ColouriseActor)
     frames_inferred: int = 0
     # Paths relative to the output root (the report links them with relative URLs).
     thumbnail: str | None = None  # before/after JPEG, see vidcolor.pipeline.thumbnails
