@@ -208,10 +208,10 @@ def _model_notes(rows, model_ratio, alone, base: Path, checkpoint: str, smoke: b
         f"{n} thread(s): " + " and ".join(f"{f / s:.2f}" for f, s, _ in runs)
         for n, runs in alone.items()
     )
-    also = [
-        f"Against the model alone on the {r['run'].split('(')[1].split(' ')[0]} threads the actor "
-        f"runs: Ray {ray['fps'] / r['fps']:.3f}, sequential {seq['fps'] / r['fps']:.3f}."
-        for r in same_threads
+    also = [  # the rows after the first model-alone row, in the order of ``alone``'s threads
+        f"Against the model alone on the {n} threads the actor runs: Ray "
+        f"{ray['fps'] / r['fps']:.3f}, sequential {seq['fps'] / r['fps']:.3f}."
+        for n, r in zip(list(alone)[1:], same_threads, strict=True)
     ]
     return [
         f"**Ray pipeline fps / model-alone fps = {model_ratio}** (goal >= {MODEL_GOAL}: "

@@ -110,7 +110,9 @@ def random_resized_crop(
     return crop.clamp(0.0, 1.0)
 
 
-def underexpose(crop: torch.Tensor, generator: torch.Generator, lo: float = 0.1, hi: float = 0.5):
+def underexpose(
+    crop: torch.Tensor, generator: torch.Generator, lo: float = 0.1, hi: float = 0.5
+) -> torch.Tensor:
     """sRGB (3, S, S) in [0, 1] with its light scaled by a random factor in [lo, hi], in linear
     light: the same scene photographed darker, hues kept. Photo collections are shot in good
     light; films are full of dusk and forest shade, which a model that never saw dark greens

@@ -30,10 +30,11 @@ class GeneratorEMA:
         self.module = copy.deepcopy(generator, memo=shared).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
+        averaged = self.module.state_dict()
         self.shared_names = {
             name
             for name, tensor in generator.state_dict().items()
-            if tensor.numel() and tensor.data_ptr() == self.module.state_dict()[name].data_ptr()
+            if tensor.numel() and tensor.data_ptr() == averaged[name].data_ptr()
         }
 
     @torch.no_grad()
