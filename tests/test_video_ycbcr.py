@@ -123,7 +123,7 @@ def test_out_of_gamut_loses_chroma_not_hue():
 def test_colour_error_against_old_exact_merge_is_small(bigbuckbunny):
     """Real 720p frames, their own colours as the prediction: the Y'CbCr merge (source Y' kept,
     chroma at 4:2:0) stays within the error the old exact RGB merge had after its own 4:2:0."""
-    from benchmarks.stages import merge_colour_error
+    from benchmarks.stage_encode import merge_colour_error
 
     error = merge_colour_error(bigbuckbunny, 3, (256, 448))
     assert error["frames"] == 3
