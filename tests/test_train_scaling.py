@@ -123,6 +123,42 @@ def test_resume_refuses_a_checkpoint_missing_a_key(tmp_path, real_photos):
         path.write_bytes(backup)
 
 
+def test_resume_at_a_larger_image_size_resizes_only_the_position_grid(tmp_path, real_photos):
+    """128 px warm-up, then 256: the discriminator's position embedding (and Adam's moments for
+    it) follow the new patch grid; the generator is fully convolutional and loads as it was."""
+    from vidcolor.models.discriminator import resize_positions
+
+    original = _saved_run(tmp_path, real_photos)  # 32 px: a 2x2 patch grid
+    cfg, g, d, _ = _tiny(64)  # 4x4
+    opt_g, opt_d = make_optimizers(g, d, GANConfig())
+    state = load_training_state(str(tmp_path))
+    saved_pos = state.discriminator["pos_embedding"].clone()
+    restore_training_state(state, generator=g, discriminator=d, opt_g=opt_g, opt_d=opt_d, where="x")
+    assert d.pos_embedding.shape == (1, 17, TINY_DISC["dim"])
+    assert torch.equal(d.pos_embedding[:, 0], saved_pos[:, 0])  # the class token's is kept
+    assert torch.allclose(d.pos_embedding[:, 1:].mean(1), saved_pos[:, 1:].mean(1), atol=1e-6)
+    moments = opt_d.state[d.pos_embedding]
+    assert moments["exp_avg"].shape == d.pos_embedding.shape and moments["exp_avg_sq"].min() >= 0
+    for key, value in original.trainable_state_dict().items():
+        assert torch.equal(value, g.trainable_state_dict()[key]), key
+    gan_step(g, d, opt_g, opt_d, *_batch(real_photos, 64))  # trains on at the new size
+
+    ramp = torch.arange(4.0).reshape(1, 2, 2, 1).expand(1, 2, 2, 3).reshape(1, 4, 3)
+    resized = resize_positions(torch.cat([torch.full((1, 1, 3), 9.0), ramp], 1), 16)
+    grid = resized[0, 1:, 0].reshape(4, 4)
+    assert resized[0, 0].tolist() == [9.0] * 3 and torch.all(grid.diff(dim=1) >= 0)
+    with pytest.raises(ValueError, match="not square"):
+        resize_positions(torch.zeros(1, 7, 3), 16)
+
+    other_patch = ViTDiscriminator(image_size=64, **{**TINY_DISC, "patch_size": 32})
+    opt_g, opt_d = make_optimizers(g, other_patch, GANConfig())
+    with pytest.raises(CheckpointError, match="discriminator weights do not match"):
+        restore_training_state(
+            load_training_state(str(tmp_path)), generator=g, discriminator=other_patch,
+            opt_g=opt_g, opt_d=opt_d, where="x",
+        )  # fmt: skip
+
+
 def _dist_gloo(tmp_path):
     import torch.distributed as dist
 

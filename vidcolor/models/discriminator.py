@@ -119,3 +119,21 @@ class ViTDiscriminator(nn.Module):
         x = torch.cat((cls, x), dim=1) + self.pos_embedding
         x = self.transformer(self.dropout(x))
         return self.head(x[:, 0]).squeeze(-1)
+
+
+def resize_positions(pos_embedding: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """A (1, 1 + n, dim) position embedding for another patch grid, (1, 1 + num_patches, dim): the
+    grid's embeddings interpolated bilinearly in 2-D, the class token's kept, as ViT is fine-tuned
+    at a higher resolution (Dosovitskiy et al. 2021, section 3.2). Bilinear weights are convex,
+    so Adam's second moments stay non-negative when they are resized the same way."""
+    import math
+
+    import torch.nn.functional as F
+
+    cls, grid = pos_embedding[:, :1], pos_embedding[:, 1:]
+    old, new = math.isqrt(grid.shape[1]), math.isqrt(num_patches)
+    if old * old != grid.shape[1] or new * new != num_patches:
+        raise ValueError(f"not square patch grids: {grid.shape[1]} -> {num_patches} patches")
+    grid = grid.reshape(1, old, old, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(new, new), mode="bilinear", align_corners=False)
+    return torch.cat([cls, grid.permute(0, 2, 3, 1).reshape(1, num_patches, -1)], dim=1)

@@ -13,6 +13,7 @@ Nothing is pickled: safetensors holds tensors, everything else is JSON.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 
@@ -33,6 +34,7 @@ GENERATOR_FILE = "generator.safetensors"
 TRAINED_GENERATOR_FILE = "generator_train.safetensors"  # only beside an averaged generator
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 OPTIMIZER_FILE = "optimizer.safetensors"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -164,7 +166,8 @@ def restore_training_state(
 ) -> None:
     """Load a checkpoint into fresh models and optimisers, strictly: a missing, unexpected or
     misshapen tensor (another width, a truncated file) is one CheckpointError line naming ``where``,
-    never a silent partial resume."""
+    never a silent partial resume. Only a new ``--image-size`` is adapted (``fit_patch_grid``)."""
+    fit_patch_grid(state, discriminator, where)
     load_exact(
         generator,
         state.generator,
@@ -182,3 +185,25 @@ def restore_training_state(
             opt.load_state_dict(saved)
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(f"{where}: optimiser state {name} does not fit ({err})") from err
+
+
+def fit_patch_grid(state: TrainingState, discriminator: nn.Module, where: str) -> None:
+    """Resuming at another ``--image-size`` (e.g. 128 px warm-up, then 256): the discriminator's
+    position embedding, and Adam's moments for it, are resized to the new patch grid in ``state``
+    (``resize_positions``). Anything else that differs is left for ``load_exact`` to refuse."""
+    from vidcolor.models.discriminator import resize_positions
+
+    saved, wanted = state.discriminator.get("pos_embedding"), discriminator.pos_embedding
+    if saved is None or saved.shape == wanted.shape or saved.shape[-1] != wanted.shape[-1]:
+        return
+    num_patches = wanted.shape[1] - 1
+    state.discriminator["pos_embedding"] = resize_positions(saved, num_patches)
+    index = [name for name, _ in discriminator.named_parameters()].index("pos_embedding")
+    moments = state.opt_d.get("state", {}).get(index, {})
+    for key in ("exp_avg", "exp_avg_sq"):
+        if key in moments:
+            moments[key] = resize_positions(moments[key], num_patches)
+    log.info(
+        "%s: discriminator position embedding resized from %d to %d patches (new --image-size)",
+        where, saved.shape[1] - 1, num_patches,
+    )  # fmt: skip
