@@ -8,7 +8,10 @@ matches, and a keyword so small CPU discriminators exist.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -126,10 +129,6 @@ def resize_positions(pos_embedding: torch.Tensor, num_patches: int) -> torch.Ten
     grid's embeddings interpolated bilinearly in 2-D, the class token's kept, as ViT is fine-tuned
     at a higher resolution (Dosovitskiy et al. 2021, section 3.2). Bilinear weights are convex,
     so Adam's second moments stay non-negative when they are resized the same way."""
-    import math
-
-    import torch.nn.functional as F
-
     cls, grid = pos_embedding[:, :1], pos_embedding[:, 1:]
     old, new = math.isqrt(grid.shape[1]), math.isqrt(num_patches)
     if old * old != grid.shape[1] or new * new != num_patches:

@@ -31,7 +31,7 @@ def read_entries(blob: bytes, where: str = "puzzle file") -> dict[str, bytes]:
         raise ValueError(f"{where}: not a jigzo puzzle file")
     entries, rest = {}, lines[4]
     while rest:
-        name, size, tail = rest.split(b"\n", 2) if rest.count(b"\n") >= 2 else (rest, b"", b"")
+        name, size, tail = (rest.split(b"\n", 2) + [b"", b""])[:3]
         if not size.isdigit() or len(tail) < int(size):
             label = name[:40].decode("latin-1")
             raise ValueError(f"{where}: entry {label!r} is cut short or malformed")
