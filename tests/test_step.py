@@ -1,11 +1,13 @@
 """The paper's GAN step: a few hundred updates on one batch of real photos overfit it."""
 
+import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vidcolor.color import rgb_to_model_input
 from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
-from vidcolor.train.step import GANConfig, gan_step, make_optimizers
+from vidcolor.train.step import GANConfig, gan_step, make_optimizers, rebalance_weights
 
 
 def test_gan_step_overfits_one_batch(real_photos):
@@ -34,3 +36,47 @@ def test_gan_step_overfits_one_batch(real_photos):
     with torch.no_grad():
         err = F.l1_loss(g(l_norm), ab_real).item()
     assert err < F.l1_loss(torch.zeros_like(ab_real), ab_real).item() * 0.6
+
+
+def _ab_batch(
+    chroma_ab: tuple[float, float], coloured_share: float, size: int = 32
+) -> torch.Tensor:
+    """Normalised ab: grey everywhere except the first ``coloured_share`` of rows in one colour."""
+    ab = torch.zeros(2, 2, size, size)
+    rows = int(size * coloured_share)
+    ab[:, 0, :rows] = chroma_ab[0] / 128
+    ab[:, 1, :rows] = chroma_ab[1] / 128
+    return ab
+
+
+def test_rebalance_weights_lift_rare_colours_and_keep_mean_one():
+    ab = _ab_batch((60.0, 50.0), coloured_share=0.125)  # an eighth of the pixels orange
+    w = rebalance_weights(ab, 0.5)
+    assert w.shape == (2, 1, 32, 32)
+    assert torch.isclose(w.mean(), torch.tensor(1.0))
+    rare, common = w[:, :, :4].mean(), w[:, :, 4:].mean()
+    # two bins, shares 1/8 and 7/8: weights 1/(0.5 p + 0.25) -> 1/0.3125 and 1/0.6875
+    assert torch.isclose(rare / common, torch.tensor(0.6875 / 0.3125), rtol=1e-4)
+    # stronger rebalancing, larger lift; none at all is plain L1
+    assert rebalance_weights(ab, 1.0)[:, :, :4].mean() > rare
+    assert torch.allclose(rebalance_weights(ab, 0.0), torch.ones_like(w))
+    # one colour everywhere: nothing is rarer than anything else
+    assert torch.allclose(rebalance_weights(_ab_batch((60.0, 50.0), 1.0), 0.5), torch.ones_like(w))
+
+
+def test_rebalanced_step_weighs_the_rare_colour_more():
+    """A generator that paints grey errs only on the rare orange rows: the rebalanced L1 is the
+    plain one times the orange pixels' weight (3.2 / mean 1.6727, from the shares 1/8 and 7/8)."""
+    ab = _ab_batch((60.0, 50.0), coloured_share=0.125)
+    l_norm = torch.zeros(2, 1, 32, 32)
+    losses = {}
+    for rebalance in (0.0, 0.5):
+        grey = nn.Conv2d(1, 2, kernel_size=1)
+        nn.init.zeros_(grey.weight)
+        nn.init.zeros_(grey.bias)
+        d = ViTDiscriminator(image_size=32, patch_size=16, dim=32, depth=1, heads=2, mlp_dim=64)
+        opt_g, opt_d = make_optimizers(grey, d, GANConfig())
+        step = gan_step(grey, d, opt_g, opt_d, l_norm, ab, colour_rebalance=rebalance)
+        losses[rebalance] = step["loss_l1"]
+    assert losses[0.0] == pytest.approx(0.125 * (60 + 50) / 2 / 128, rel=1e-5)
+    assert losses[0.5] == pytest.approx(losses[0.0] * 3.2 / 1.67272727, rel=1e-4)

@@ -65,6 +65,13 @@ def add_arguments(p: argparse.ArgumentParser, *, default_address: str | None = N
     p.add_argument("--beta2", type=float, default=d.betas[1])
     p.add_argument("--l1-weight", type=float, default=d.l1_weight)
     p.add_argument(
+        "--colour-rebalance",
+        type=float,
+        default=d.colour_rebalance,
+        help="weight the L1 term by how rare each true colour is in the batch: 0 plain L1 "
+        "(paper, default), 0.5 Zhang et al. 2016's setting, 1 pure inverse frequency",
+    )
+    p.add_argument(
         "--lr-drop-step", type=int, default=d.lr_drop_step, help="multiply lr by --lr-drop-factor"
     )
     p.add_argument("--lr-drop-factor", type=float, default=d.lr_drop_factor)
@@ -154,6 +161,7 @@ def config_from_args(args: argparse.Namespace):
         lr_scaling=args.lr_scaling,
         betas=(args.beta1, args.beta2),
         l1_weight=args.l1_weight,
+        colour_rebalance=args.colour_rebalance,
         lr_drop_step=args.lr_drop_step,
         lr_drop_factor=args.lr_drop_factor,
         ema_decay=args.ema_decay,

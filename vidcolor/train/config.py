@@ -30,6 +30,7 @@ class TrainConfig:
     lr_scaling: str = "sqrt"  # "sqrt" | "linear" | "none": see _lr_at
     betas: tuple[float, float] = (0.5, 0.9)
     l1_weight: float = 100.0
+    colour_rebalance: float = 0.0  # 0: plain L1 (paper); 0.5: Zhang et al.'s (train/step.py)
     lr_drop_step: int = 0  # 0: constant lr; else multiply by lr_drop_factor from this step on
     lr_drop_factor: float = 0.1
     # > 0: keep an exponential moving average of the generator (weights and BatchNorm statistics)

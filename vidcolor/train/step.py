@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidcolor.color import AB_SCALE
+
 
 @dataclass
 class GANConfig:
@@ -49,6 +51,30 @@ def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target)
 
 
+AB_BIN = 10.0 / AB_SCALE  # Zhang et al.'s ab grid: 10 a*b* units a bin, in normalised ab
+AB_BINS = int(2.0 / AB_BIN) + 1
+
+
+def rebalance_weights(ab_real: torch.Tensor, rebalance: float) -> torch.Tensor:
+    """Per-pixel weights for the L1 term that lift rare colours, mean 1 over the batch.
+
+    Plain L1 on mostly grey-brown crops pulls every uncertain pixel towards grey, which is why the
+    CPU demo model comes out pale. Zhang et al. 2016 (section 2.2) weight each pixel by the rarity of
+    its true colour: ``1 / ((1 - lam) p + lam / Q)``, p the share of pixels in its ab bin and Q the
+    number of bins. Here p is counted over this batch (Q: its occupied bins) and
+    ``rebalance = 1 - lam``: 0 gives plain L1, 0.5 is Zhang's setting, 1 pure inverse frequency.
+    """
+    n, _, h, w = ab_real.shape
+    cells = ((ab_real.detach() + 1.0) / AB_BIN).floor().long().clamp(0, AB_BINS - 1)
+    bins = cells[:, 0] * AB_BINS + cells[:, 1]  # (n, h, w)
+    counts = torch.bincount(bins.flatten(), minlength=AB_BINS * AB_BINS).to(ab_real.dtype)
+    share = counts / counts.sum()
+    occupied = (counts > 0).sum()
+    weights = 1.0 / (rebalance * share + (1.0 - rebalance) / occupied)
+    per_pixel = weights[bins]
+    return (per_pixel / per_pixel.mean()).unsqueeze(1)
+
+
 def gan_step(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -58,6 +84,7 @@ def gan_step(
     ab_real: torch.Tensor,
     *,
     l1_weight: float = 100.0,
+    colour_rebalance: float = 0.0,
     backward: Callable[[torch.Tensor], None] | None = None,
     discriminator_for_g: nn.Module | None = None,
 ) -> dict[str, float]:
@@ -67,6 +94,7 @@ def gan_step(
     ``unwrap_model``). The generator's adversarial loss runs through it with D's parameters frozen,
     so the G update computes no D gradients and DDP all-reduces D's gradients once per step (in
     the D update), not twice. The G gradients still flow through D's activations to the generator.
+    ``colour_rebalance`` > 0 weights the L1 term per pixel (``rebalance_weights``).
     """
     backward = backward or torch.Tensor.backward
     d_plain = discriminator_for_g if discriminator_for_g is not None else discriminator
@@ -86,7 +114,11 @@ def gan_step(
     opt_g.zero_grad(set_to_none=True)
     with frozen(d_plain):
         loss_adv = _bce(d_plain(torch.cat((l_norm, ab_fake), dim=1)), True)
-        loss_l1 = F.l1_loss(ab_fake, ab_real)
+        if colour_rebalance > 0:
+            weights = rebalance_weights(ab_real, colour_rebalance)
+            loss_l1 = (weights * (ab_fake - ab_real).abs()).mean()
+        else:
+            loss_l1 = F.l1_loss(ab_fake, ab_real)
         loss_g = loss_adv + l1_weight * loss_l1
         backward(loss_g)
     opt_g.step()

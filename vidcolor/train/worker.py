@@ -269,6 +269,7 @@ def train_loop_per_worker(config: dict) -> None:
                 batch["l"].to(accelerator.device),
                 batch["ab"].to(accelerator.device),
                 l1_weight=cfg.l1_weight,
+                colour_rebalance=cfg.colour_rebalance,
                 backward=accelerator.backward,
                 discriminator_for_g=d_plain,
             )
