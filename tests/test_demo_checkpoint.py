@@ -3,7 +3,7 @@ chosen before training; see vidcolor/assets/DEMO_CARD.md).
 
 Issue 14 asks for hue agreement >= 0.55, colourfulness 0.6-1.3x the truth's, a*b* PSNR no more
 than 2 dB below grey, and blue skies / green grass on the held-out landscapes. The shipped model
-(run 7, step 8,000, trained with --colour-rebalance 0.5) reaches 0.690, 0.758x, +3.5 dB. The bars
+(run 5, step 8,000, trained with --colour-rebalance 0.5) reaches 0.690, 0.758x, +3.5 dB. The bars
 below are the issue's, and the meadows, trees and skies that come out right (picosdeeuropa's grass
 comes out yellow-green, 78 degrees, and is not asserted), so a new checkpoint cannot slide back
 unnoticed: run 4's step 7,200 fails the colourfulness bar (0.592x), run 3's step 6,800 the hue bar
