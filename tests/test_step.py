@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidcolor.color import rgb_to_model_input
+from vidcolor.color import AB_SCALE, rgb_to_model_input
 from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
 from vidcolor.train.step import GANConfig, gan_step, make_optimizers, rebalance_weights
 
@@ -44,8 +44,8 @@ def _ab_batch(
     """Normalised ab: grey everywhere except the first ``coloured_share`` of rows in one colour."""
     ab = torch.zeros(2, 2, size, size)
     rows = int(size * coloured_share)
-    ab[:, 0, :rows] = chroma_ab[0] / 128
-    ab[:, 1, :rows] = chroma_ab[1] / 128
+    ab[:, 0, :rows] = chroma_ab[0] / AB_SCALE
+    ab[:, 1, :rows] = chroma_ab[1] / AB_SCALE
     return ab
 
 
@@ -78,5 +78,5 @@ def test_rebalanced_step_weighs_the_rare_colour_more():
         opt_g, opt_d = make_optimizers(grey, d, GANConfig())
         step = gan_step(grey, d, opt_g, opt_d, l_norm, ab, colour_rebalance=rebalance)
         losses[rebalance] = step["loss_l1"]
-    assert losses[0.0] == pytest.approx(0.125 * (60 + 50) / 2 / 128, rel=1e-5)
+    assert losses[0.0] == pytest.approx(0.125 * (60 + 50) / 2 / AB_SCALE, rel=1e-5)
     assert losses[0.5] == pytest.approx(losses[0.0] * 3.2 / 1.67272727, rel=1e-4)
