@@ -58,10 +58,10 @@ AB_BINS = int(2.0 / AB_BIN) + 1
 def rebalance_weights(ab_real: torch.Tensor, rebalance: float) -> torch.Tensor:
     """Per-pixel weights for the L1 term that lift rare colours, mean 1 over the batch.
 
-    Plain L1 on mostly grey-brown crops pulls every uncertain pixel towards grey, which is why the
-    CPU demo model came out pale before it. Zhang et al. 2016 (section 2.2) weight each pixel by the rarity of
-    its true colour: ``1 / ((1 - lam) p + lam / Q)``, p the share of pixels in its ab bin and Q the
-    number of bins. Here p is counted over this batch (Q: its occupied bins) and
+    Plain L1 on mostly grey-brown crops pulls every uncertain pixel towards grey: the CPU demo
+    model came out pale before this. Zhang et al. 2016 (section 2.2) weight each pixel by the
+    rarity of its true colour: ``1 / ((1 - lam) p + lam / Q)``, p the share of pixels in its ab bin
+    and Q the number of bins. Here p is counted over this batch (Q: its occupied bins) and
     ``rebalance = 1 - lam``: 0 gives plain L1, 0.5 is Zhang's setting, 1 pure inverse frequency.
     """
     cells = ((ab_real.detach() + 1.0) / AB_BIN).floor().long().clamp(0, AB_BINS - 1)
