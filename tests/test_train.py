@@ -247,11 +247,13 @@ def test_cli_and_job_share_options_and_build_the_config():
     argv = ["--data", "a/", "--data", "s3://b/p", "--output", "out", "--workers", "2",
             "--variant", "vit-gan", "--width", "16", "--disc-dim", "128", "--disc-depth", "2",
             "--lr-drop-step", "500", "--max-steps", "7", "--validation", "v/",
-            "--ema-decay", "0.999", "--dark-fraction", "0.25"]  # fmt: skip
+            "--ema-decay", "0.999", "--dark-fraction", "0.25",
+            "--colour-rebalance", "0.5"]  # fmt: skip
     args = build_parser().parse_args(["train", *argv])
     cfg = config_from_args(args)
     assert cfg.data == ["a/", "s3://b/p"] and cfg.workers == 2 and cfg.max_steps == 7
     assert cfg.validation == ["v/"] and cfg.ema_decay == 0.999 and cfg.dark_fraction == 0.25
+    assert cfg.colour_rebalance == 0.5
     assert cfg.disc == {"dim": 128, "depth": 2} and cfg.betas == (0.5, 0.9) and cfg.lr == 2e-4
     assert cfg.disc_kwargs() == {"image_size": 256, "dim": 128, "depth": 2}
     assert args.address is None  # the CLI starts/joins a local Ray
@@ -277,6 +279,12 @@ def test_cli_and_job_share_options_and_build_the_config():
         ["train", "--data", "a/", "--output", "o", "--dark-fraction", "2"]
     )
     with pytest.raises(UsageError, match="--dark-fraction must be in"):
+        config_from_args(bad)
+    # above 1 the weights' mixing term turns negative: refused, not trained on
+    bad = build_parser().parse_args(
+        ["train", "--data", "a/", "--output", "o", "--colour-rebalance", "2"]
+    )
+    with pytest.raises(UsageError, match=r"--colour-rebalance must be in \[0, 1\], got 2.0"):
         config_from_args(bad)
 
 

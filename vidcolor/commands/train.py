@@ -138,8 +138,10 @@ def config_from_args(args: argparse.Namespace):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if not 0.0 <= args.ema_decay < 1.0:
         raise UsageError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
-    if not 0.0 <= args.dark_fraction <= 1.0:
-        raise UsageError(f"--dark-fraction must be in [0, 1], got {args.dark_fraction}")
+    for name in ("dark_fraction", "colour_rebalance"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            flag = f"--{name.replace('_', '-')}"
+            raise UsageError(f"{flag} must be in [0, 1], got {getattr(args, name)}")
     return TrainConfig(
         data=list(args.data),
         validation=list(args.validation),
