@@ -92,7 +92,7 @@ def merge_first_call() -> tuple[float, float]:
     """Wall seconds of the first ChromaMerger call in a fresh process: with an empty numba
     cache (the compile, once per machine) and again with the cache it left (once per process)."""
     code = (
-        "import time, numpy as np; from vidcolor.color import YCbCrFormat; "
+        "import time, numpy as np; from vidcolor.cie import YCbCrFormat; "
         "from vidcolor.video.chroma import ChromaMerger; "
         "m = ChromaMerger(YCbCrFormat(0.2126, 0.0722), 'yuv420p', (16, 16)); "
         "y, ab = np.full((16, 16), 100, np.uint8), np.zeros((2, 8, 8), np.float32); "
@@ -174,11 +174,11 @@ def merge_colour_error(clip: Path, n_frames: int, model_hw: tuple[int, int]) -> 
     import torch.nn.functional as F
     from skimage import color as skcolor
 
-    from vidcolor import color
+    from vidcolor import cie, color
     from vidcolor.video.chroma import merge_chroma
     from vidcolor.video.planes import luma_plane, make_frame
 
-    fmt, new_err, old_err = color.YCbCrFormat(0.2126, 0.0722), [], []
+    fmt, new_err, old_err = cie.YCbCrFormat(0.2126, 0.0722), [], []
 
     def rgb_of(frame):  # BT.709 limited, as tagged
         return frame.reformat(format="rgb24", src_colorspace=1, dst_colorspace=1).to_ndarray()

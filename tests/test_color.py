@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage import color as skcolor
 
-from vidcolor import color
+from vidcolor import cie, color
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
@@ -14,6 +14,30 @@ def test_rgb_to_lab_matches_skimage(real_photos, name):
     ours = color.rgb_uint8_to_lab(torch.from_numpy(rgb)).permute(1, 2, 0).numpy()
     ref = skcolor.rgb2lab(rgb)
     assert np.abs(ours - ref).max() < 0.05
+
+
+def test_numpy_lightness_of_frames_matches_skimage_and_the_torch_path(real_photos):
+    """Decode workers take L* from :mod:`vidcolor.cie` (numpy, no torch): 8-bit frames as
+    skimage and the torch conversion give it, 16-bit frames (10-bit video) as the same picture's
+    8-bit L* within what the finer codes change."""
+    frames = np.stack([real_photos["astronaut"][:400], real_photos["coffee"][:, :512]])
+    ours = cie.lstar_of_rgb(frames)
+    assert ours.shape == frames.shape[:-1] and ours.dtype == np.float32
+    assert np.abs(ours - skcolor.rgb2lab(frames)[..., 0]).max() < 0.01
+    torch_l = color.rgb_uint8_to_lab(torch.from_numpy(frames))[:, 0].numpy()
+    assert np.abs(ours - torch_l).max() < 1e-3
+    deep = cie.lstar_of_rgb(frames.astype(np.uint16) * 257)  # 255 -> 65535: the same colours
+    assert np.abs(deep - ours).max() < 1e-3
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        cie.lstar_of_rgb(frames.astype(np.float32))
+
+
+def test_curves_give_numpy_and_torch_the_same_values():
+    x = np.linspace(-0.1, 1.1, 1001)
+    for curve in (cie.srgb_to_linear, cie.linear_to_srgb, cie.cie_f, cie.lstar_from_luma):
+        ours, theirs = curve(x), curve(torch.from_numpy(x))
+        assert isinstance(ours, np.ndarray) and isinstance(theirs, torch.Tensor), curve
+        assert np.allclose(ours, theirs.numpy(), rtol=0, atol=1e-12, equal_nan=True), curve
 
 
 @pytest.mark.parametrize("name", ["astronaut", "coffee"])

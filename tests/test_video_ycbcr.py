@@ -11,7 +11,7 @@ from skimage import color as skcolor
 from test_video_support import X264, make_testsrc, round_trip, streams
 from test_video_support import grey_clip as make_grey_clip
 
-from vidcolor import color
+from vidcolor import cie, color
 from vidcolor.video.chroma import chroma_from_luma
 
 
@@ -67,7 +67,7 @@ def test_ffv1_output_keeps_source_luma_bit_exact(case, bigbuckbunny, tmp_path):
     assert np.abs(cb.astype(int) - 128).max() > 20
 
 
-def _reference_chroma(l_star, a, b, fmt: color.YCbCrFormat) -> np.ndarray:
+def _reference_chroma(l_star, a, b, fmt: cie.YCbCrFormat) -> np.ndarray:
     """Cb, Cr codes through skimage's lab2rgb and the textbook colour-difference formulas."""
     rgb = skcolor.lab2rgb(np.stack([l_star, a, b], -1).astype(np.float64))
     r, g, bl = rgb[..., 0], rgb[..., 1], rgb[..., 2]
@@ -79,9 +79,9 @@ def _reference_chroma(l_star, a, b, fmt: color.YCbCrFormat) -> np.ndarray:
 @pytest.mark.parametrize(
     "fmt",
     [
-        color.YCbCrFormat(0.2126, 0.0722),
-        color.YCbCrFormat(0.299, 0.114, bits=10),
-        color.YCbCrFormat(0.2126, 0.0722, full_range=True),
+        cie.YCbCrFormat(0.2126, 0.0722),
+        cie.YCbCrFormat(0.299, 0.114, bits=10),
+        cie.YCbCrFormat(0.2126, 0.0722, full_range=True),
     ],
 )
 def test_chroma_matches_skimage_reference(fmt):
@@ -90,7 +90,7 @@ def test_chroma_matches_skimage_reference(fmt):
     lo, hi = (0, fmt.max_code) if fmt.full_range else (16 * scale, 235 * scale)
     y = torch.from_numpy(rng.integers(lo, hi + 1, (40, 50)).astype(np.int32))
     ab = torch.from_numpy(rng.uniform(-25, 25, (2, 40, 50)).astype(np.float32))
-    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).numpy()
+    l_star = cie.lstar_from_luma(fmt.luma_unit(y.double())).numpy()
     # L* of a grey equals skimage's for the same R'=G'=B'
     grey = fmt.luma_unit(y.double()).numpy()
     assert np.abs(skcolor.rgb2lab(np.repeat(grey[..., None], 3, -1))[..., 0] - l_star).max() < 1e-3
@@ -109,11 +109,11 @@ def test_chroma_matches_skimage_reference(fmt):
 
 
 def test_out_of_gamut_loses_chroma_not_hue():
-    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    fmt = cie.YCbCrFormat(0.2126, 0.0722)
     y = torch.full((1, 1), 120, dtype=torch.int32)
     wild = torch.tensor([[[120.0]], [[-120.0]]])
     cb, cr = chroma_from_luma(y.numpy(), 1, wild.numpy(), fmt).flatten().tolist()
-    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).item()
+    l_star = cie.lstar_from_luma(fmt.luma_unit(y.double())).item()
     half = _reference_chroma(np.array([l_star]), np.array([60.0]), np.array([-60.0]), fmt)[:, 0]
     # Same direction as half the chroma (magenta-blue), and inside the legal range.
     assert (cb - 128) * (half[0] - 128) > 0 and (cr - 128) * (half[1] - 128) > 0
@@ -135,12 +135,12 @@ def test_gamut_fit_by_table_matches_the_per_pixel_search():
     """Saturated colours (mostly out of gamut): the looked-up chroma limit gives the chroma the
     bisection of color.fit_to_gamut finds. Near a channel's zero the sRGB curve is steep (12.92),
     so a hair of chroma can move Cb/Cr by a few codes there: judged by the share within 1."""
-    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    fmt = cie.YCbCrFormat(0.2126, 0.0722)
     rng = np.random.default_rng(2)
     y = torch.from_numpy(rng.integers(30, 230, (30, 40)).astype(np.int32))
     ab = torch.from_numpy(rng.uniform(-110, 110, (2, 30, 40)).astype(np.float32))
     ours = chroma_from_luma(y.numpy(), 1, ab.numpy(), fmt)
-    l_star = color.lstar_from_luma(fmt.luma_unit(y.double())).float()
+    l_star = cie.lstar_from_luma(fmt.luma_unit(y.double())).float()
     fitted = color.fit_to_gamut(torch.cat((l_star[None], ab)), steps=16).numpy()
     assert np.abs(fitted[1:] - ab.numpy()).max() > 20  # the fit really had work to do
     ref = _reference_chroma(fitted[0], fitted[1], fitted[2], fmt)
@@ -151,8 +151,8 @@ def test_gamut_fit_by_table_matches_the_per_pixel_search():
 @pytest.mark.parametrize(
     ("fmt", "pix_fmt"),
     [
-        (color.YCbCrFormat(0.2126, 0.0722), "yuv420p"),
-        (color.YCbCrFormat(0.299, 0.114, bits=10), "yuv422p10le"),
+        (cie.YCbCrFormat(0.2126, 0.0722), "yuv420p"),
+        (cie.YCbCrFormat(0.299, 0.114, bits=10), "yuv422p10le"),
     ],
 )
 def test_frame_merge_matches_reference_with_block_luma_and_bilinear_ab(fmt, pix_fmt):
@@ -172,7 +172,7 @@ def test_frame_merge_matches_reference_with_block_luma_and_bilinear_ab(fmt, pix_
     ab_small[0, 0, 0] = 3.0  # outside [-1, 1]: clamped before upsampling
     ours = ChromaMerger(fmt, pix_fmt, y.shape)(y, ab_small).copy()
     blocks = y.reshape(48 // sub_h, sub_h, 80 // sub_w, sub_w).astype(np.float64).mean((1, 3))
-    l_star = color.lstar_from_luma(fmt.luma_unit(torch.from_numpy(blocks))).numpy()
+    l_star = cie.lstar_from_luma(fmt.luma_unit(torch.from_numpy(blocks))).numpy()
     clamped = torch.from_numpy(ab_small).clamp(-1, 1)[None]
     ab = torch.nn.functional.interpolate(clamped, size=blocks.shape, mode="bilinear")[0]
     ab = (ab * color.AB_SCALE).double().numpy()
@@ -200,7 +200,7 @@ def test_kernel_compiles_when_no_cache_directory_is_writable(monkeypatch):
     spec = importlib.util.spec_from_file_location("kernel_no_cache", chroma_kernel.__file__)
     uncached = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(uncached)  # raised RuntimeError before the fallback
-    fmt = color.YCbCrFormat(0.2126, 0.0722)
+    fmt = cie.YCbCrFormat(0.2126, 0.0722)
     rng = np.random.default_rng(4)
     y = rng.integers(16, 236, (16, 24)).astype(np.uint8)
     ab = rng.uniform(-0.5, 0.5, (2, 5, 7)).astype(np.float32)

@@ -8,7 +8,8 @@ from torch import nn
 
 from vidcolor import __version__
 from vidcolor.models.discriminator import ViTDiscriminator
-from vidcolor.models.generator import DOWNSAMPLE, VARIANTS, Generator, model_resolution
+from vidcolor.models.generator import VARIANTS, Generator
+from vidcolor.resolution import DOWNSAMPLE, model_resolution
 
 __all__ = [
     "DOWNSAMPLE",

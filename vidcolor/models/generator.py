@@ -18,24 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidcolor.resolution import DOWNSAMPLE
+
 VARIANTS = ("vit-i-gan", "vit-gan")
-DOWNSAMPLE = 32  # 5 average pools
-
-
-def model_resolution(height: int, width: int, short_side: int = 256) -> tuple[int, int]:
-    """(h, w) the generator runs at for a height x width frame: short side -> ``short_side``, long
-    side rounded to a multiple of 32, aspect kept (paper: trained at 256; frames are rarely square)."""
-    if short_side % DOWNSAMPLE or short_side <= 0:
-        raise ValueError(
-            f"short_side must be a positive multiple of {DOWNSAMPLE}, got {short_side}"
-        )
-    if height <= 0 or width <= 0:
-        raise ValueError(f"bad frame size {width}x{height}")
-    if height <= width:
-        return short_side, max(
-            DOWNSAMPLE, round(width * short_side / height / DOWNSAMPLE) * DOWNSAMPLE
-        )
-    return max(DOWNSAMPLE, round(height * short_side / width / DOWNSAMPLE) * DOWNSAMPLE), short_side
 
 
 def conv_block(c_in: int, c_out: int, kernel_size: int = 5) -> nn.Sequential:

@@ -16,7 +16,6 @@ _EXPORTS = {
     "model_resolution": "decode",
     "EncodeSettings": "encode",
     "encode_segment": "encode",
-    "merge_l_ab": "encode",
     "container_for": "mux",
     "finalise": "mux",
     "StreamInfo": "probe",

@@ -4,7 +4,7 @@ The per-frame maths is one compiled pass over the chroma plane (``chroma_kernel.
 numba): per sample it reads its block of luma codes and four ab taps and writes Cb, Cr, with no
 working planes in between (the OpenCV version before it made ~20 passes over multi-MB float
 planes: 4.6 CPU ms per 720p frame). Tables are built here once per format: f(Y) per luma sum by
-:mod:`vidcolor.color`'s exact maths, the gamut limit per luma sum and hue by bisection (OpenCV,
+:mod:`vidcolor.cie`'s exact maths, the gamut limit per luma sum and hue by bisection (OpenCV,
 on whole tables), the sRGB curve at 65,536 points.
 """
 
@@ -14,9 +14,8 @@ import functools
 
 import cv2
 import numpy as np
-import torch
 
-from vidcolor.color import (
+from vidcolor.cie import (
     AB_SCALE,
     CIE_DELTA,
     RGB_FROM_XYZN,
@@ -37,8 +36,8 @@ _AB_GAINS = np.array([AB_SCALE * _XYZ_OFFSETS[0], AB_SCALE * _XYZ_OFFSETS[2], AB
 @functools.lru_cache(maxsize=16)
 def _luma_f_table(fmt: YCbCrFormat, n: int) -> np.ndarray:
     """f(Y) of the grey for every sum of ``n`` luma codes (a chroma sample's block), float32."""
-    f = luma_f(fmt.luma_unit(torch.arange(n * fmt.max_code + 1, dtype=torch.float64) / n))
-    return f.float().numpy()
+    f = luma_f(fmt.luma_unit(np.arange(n * fmt.max_code + 1, dtype=np.float64) / n))
+    return f.astype(np.float32)
 
 
 @functools.lru_cache(maxsize=16)
@@ -71,14 +70,14 @@ def _chroma_limits(fmt: YCbCrFormat, n: int, steps: int = 14) -> np.ndarray:
 def _gamma_table() -> np.ndarray:
     """Linear -> sRGB-encoded at _GAMMA_SIZE points (within 1e-4 of the curve, 0.03 of an 8-bit
     code): a rounded index and a lookup are cheaper than the pow."""
-    x = torch.linspace(0.0, 1.0, _GAMMA_SIZE, dtype=torch.float64)
-    return linear_to_srgb(x).float().numpy()
+    x = np.linspace(0.0, 1.0, _GAMMA_SIZE, dtype=np.float64)
+    return linear_to_srgb(x).astype(np.float32)
 
 
 def _rgb_from_f() -> np.ndarray:
     """3x4: linear sRGB from max(f, d)^3 + 3 d^2 min(f, d) of (X/Xn, Y, Z/Zn). That is CIE
-    f^-1 (``color.f_inverse``: the cube above d = 6/29, its tangent below) plus 3 d^3, which the
-    offset column takes back off."""
+    f^-1 (the cube above d = 6/29, its tangent below: the standard's linear part to 5e-6) plus
+    3 d^3, which the offset column takes back off."""
     m = np.zeros((3, 4))
     m[:, :3] = RGB_FROM_XYZN
     m[:, 3] = -3 * CIE_DELTA**3 * m[:, :3].sum(axis=1)

@@ -2,9 +2,10 @@
 
 Both outputs are in display orientation (the display matrix is applied). For the model, swscale
 does the resize and the YUV->RGB conversion (honouring the frame's matrix and range) and
-vidcolor.color does RGB->L*. Full frames never leave this process: the encoder re-decodes its
-segment with ``iter_luma``. A packet that fails to decode does not fail the film: its frame is
-concealed by repeating a neighbour (``DecodedSegment.concealed`` lists them).
+vidcolor.cie does RGB->L* (numpy: decode workers never load torch). Full frames never leave this
+process: the encoder re-decodes its segment with ``iter_luma``. A packet that fails to decode
+does not fail the film: its frame is concealed by repeating a neighbour
+(``DecodedSegment.concealed`` lists them).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
-import torch
 
-from vidcolor import color
+from vidcolor import cie
 from vidcolor.errors import VidcolorError
-from vidcolor.models.generator import model_resolution
+from vidcolor.resolution import model_resolution
 from vidcolor.video.frames import frame_rotation
 from vidcolor.video.planes import luma_bits, luma_plane, to_display
 from vidcolor.video.probe import open_media, pick_video_stream
@@ -164,13 +164,6 @@ def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iter
             return
 
 
-def _rgb_to_l(rgb: np.ndarray) -> torch.Tensor:
-    """RGB (N, H, W, 3), uint8 or uint16 -> CIE L* float32 (N, H, W)."""
-    scale = 255.0 if rgb.dtype == np.uint8 else 65535.0
-    x = torch.from_numpy(rgb).movedim(-1, -3).float() / scale
-    return color.rgb_to_lab(x)[..., 0, :, :]
-
-
 def decode_segment(
     uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False
 ) -> DecodedSegment:
@@ -186,8 +179,8 @@ def decode_segment(
 
     def flush() -> None:
         if pending:
-            l_star = _rgb_to_l(np.stack(pending))
-            chunks.append(color.normalize_l(l_star).unsqueeze(1).numpy())
+            l_star = cie.lstar_of_rgb(np.stack(pending))
+            chunks.append(cie.normalize_l(l_star)[:, None])
             pending.clear()
 
     for item in _iter_frames(uri, seg, owned_only=False, deinterlace=deinterlace):

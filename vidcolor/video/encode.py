@@ -18,7 +18,6 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.color import merge_l_ab  # noqa: F401  (merge_l_ab: still images)
 from vidcolor.errors import VidcolorError
 from vidcolor.video.chroma import ChromaMerger
 from vidcolor.video.decode import iter_luma

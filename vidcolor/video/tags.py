@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vidcolor.color import MATRIX_COEFFS, YCbCrFormat
+from vidcolor.cie import MATRIX_COEFFS, YCbCrFormat
 from vidcolor.video.probe import StreamInfo
 
 BT709, BT470BG, SMPTE170M = 1, 5, 6  # the same code in all three tables for these systems

@@ -1,0 +1,143 @@
+"""CIE colour maths that needs no torch: the constants, the sRGB and CIE curves, L* of frames and
+of luma codes, and the Y'CbCr formats the video merge writes.
+
+The video workers (decode, smooth, encode, join) use this module and never import torch, which
+costs every process that loads it ~280 MiB of its own memory and seconds of start-up.
+:mod:`vidcolor.color` builds its torch Lab conversions on the same constants and curves.
+
+The curves take numpy arrays or torch tensors (only operators both have, and :func:`_where`),
+and compute in the input's dtype: pass float64 where a table is built once.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+# sRGB (linear) -> XYZ, the matrix skimage uses; D65 reference white, 2 degree observer.
+XYZ_FROM_RGB = np.array(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ]
+)
+WHITE_D65 = (0.95047, 1.0, 1.08883)
+# Linear sRGB from (X/Xn, Y, Z/Zn): the white point folded into the inverse matrix.
+RGB_FROM_XYZN = (np.linalg.inv(XYZ_FROM_RGB) * np.array(WHITE_D65)).tolist()
+
+L_MAX = 100.0
+AB_SCALE = 128.0  # a*, b* span about [-128, 128] (paper 4.1)
+CIE_DELTA = 6.0 / 29.0  # CIE: f is a cube above delta, its tangent line below
+
+
+def _where(cond, a, b):
+    """``torch.where`` for tensors, ``np.where`` otherwise (torch is only looked up, never
+    imported: a tensor's caller has already loaded it)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(cond, torch.Tensor):
+        return torch.where(cond, a, b)
+    return np.where(cond, a, b)
+
+
+def srgb_to_linear(x):
+    return _where(x > 0.04045, ((x.clip(min=0.04045) + 0.055) / 1.055) ** 2.4, x / 12.92)
+
+
+def linear_to_srgb(x):
+    return _where(x > 0.0031308, 1.055 * x.clip(min=1e-12) ** (1.0 / 2.4) - 0.055, 12.92 * x)
+
+
+def cie_f(t):
+    """CIE f of a tristimulus ratio (X/Xn, Y/Yn or Z/Zn), as skimage computes it."""
+    return _where(t > 0.008856, t.clip(min=1e-12) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+
+
+def normalize_l(L):
+    """L* in [0, 100] -> [-1, 1] (the model's input, paper 4.1)."""
+    return L / (L_MAX / 2.0) - 1.0
+
+
+def denormalize_l(l_norm):
+    """[-1, 1] -> L* in [0, 100]."""
+    return (l_norm + 1.0) * (L_MAX / 2.0)
+
+
+# sRGB code -> linear, every code of 8 and 16 bits: decoding frames skips the pow of the curve.
+LINEAR_FROM_UINT8 = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
+_LINEAR_FROM_UINT16 = None
+
+
+def lstar_of_rgb(rgb: np.ndarray) -> np.ndarray:
+    """L* (float32, (..., H, W)) of RGB frames, channel-last (..., H, W, 3), uint8 or uint16."""
+    global _LINEAR_FROM_UINT16
+    if rgb.dtype == np.uint8:
+        table = LINEAR_FROM_UINT8
+    elif rgb.dtype == np.uint16:
+        if _LINEAR_FROM_UINT16 is None:
+            _LINEAR_FROM_UINT16 = srgb_to_linear(np.arange(65536) / 65535.0).astype(np.float32)
+        table = _LINEAR_FROM_UINT16
+    else:
+        raise ValueError(f"lstar_of_rgb takes uint8 or uint16 RGB, got {rgb.dtype}")
+    y = table[rgb] @ XYZ_FROM_RGB[1].astype(np.float32)  # Y / Yn, Yn = 1
+    return (116.0 * cie_f(y) - 16.0).astype(np.float32, copy=False)
+
+
+def luma_f(y_unit):
+    """CIE f(Y) of the grey with luma Y' in [0, 1] (f = (L* + 16) / 116)."""
+    return cie_f(srgb_to_linear(y_unit))
+
+
+def lstar_from_luma(y_unit):
+    """L* of the grey whose R' = G' = B' = Y' (sRGB curve): the lightness a B&W frame shows."""
+    return 116.0 * luma_f(y_unit) - 16.0
+
+
+# ---- Y'CbCr: the video merge keeps the source's Y' codes and computes only Cb/Cr --------------
+
+# Kr, Kb of each AVColorSpace matrix (ITU-T H.273 MatrixCoefficients) the merge can write.
+MATRIX_COEFFS = {
+    1: (0.2126, 0.0722),  # BT.709
+    4: (0.30, 0.11),  # FCC
+    5: (0.299, 0.114),  # BT.470BG (BT.601 625 lines)
+    6: (0.299, 0.114),  # SMPTE 170M (BT.601 525 lines)
+    7: (0.212, 0.087),  # SMPTE 240M
+    9: (0.2627, 0.0593),  # BT.2020 non-constant luminance
+}
+
+
+@dataclass(frozen=True)
+class YCbCrFormat:
+    """How Y'CbCr code values relate to R'G'B' in [0, 1]: matrix (Kr, Kb), bit depth, range.
+
+    Limited range: Y' = 16..235, Cb/Cr = 16..240 (times 2^(bits-8)); full range: 0..2^bits-1,
+    chroma centred on 2^(bits-1) (JPEG). R'G'B' is read with the sRGB curve, as elsewhere here.
+    """
+
+    kr: float
+    kb: float
+    bits: int = 8
+    full_range: bool = False
+
+    @property
+    def max_code(self) -> int:
+        return (1 << self.bits) - 1
+
+    def luma_unit(self, code):
+        """Y' code values (any real number, e.g. a block mean) -> Y' in [0, 1], clipped."""
+        if self.full_range:
+            unit = code / self.max_code
+        else:
+            scale = 1 << (self.bits - 8)
+            unit = (code - 16 * scale) / (219 * scale)
+        return unit.clip(0.0, 1.0)
+
+    def chroma_code(self, c):
+        """Pb/Pr in [-0.5, 0.5] -> rounded code values (float), clipped to the legal range."""
+        mid = 1 << (self.bits - 1)
+        if self.full_range:
+            return (c * self.max_code + mid).round().clip(0, self.max_code)
+        scale = 1 << (self.bits - 8)
+        return (c * (224 * scale) + mid).round().clip(16 * scale, 240 * scale)
