@@ -1,11 +1,13 @@
 """Checkpoint round trip (bit-identical outputs), refusal of pickles and junk, S3 round trip."""
 
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from vidcolor.checkpoint import load_generator, load_tensors, save_generator
+from vidcolor.checkpoint import load_generator, load_tensors, read_metadata, save_generator
 from vidcolor.errors import CheckpointError
 from vidcolor.models import ModelConfig, build_generator
 
@@ -63,6 +65,25 @@ def test_truncated_checkpoint_is_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="g.safetensors"):
         load_generator(str(path))
+
+
+def test_the_driver_s_check_reads_the_whole_file_without_torch(tmp_path):
+    """``read_metadata`` (the driver's check before any worker loads weights) refuses what
+    ``load_tensors`` refuses, and neither it nor reading the config imports torch."""
+    path = tmp_path / "g.safetensors"
+    save_generator(str(path), _trained_looking_generator(), ModelConfig(width=4))
+    assert read_metadata(str(path)) == load_tensors(str(path))[1]
+    data = path.read_bytes()
+    path.write_bytes(data[:-16])  # the header is whole, the last tensor is not
+    with pytest.raises(CheckpointError, match="g.safetensors: not a safetensors checkpoint"):
+        read_metadata(str(path))
+    check = (
+        "import sys; from vidcolor.pipeline.config import PipelineConfig; "
+        "from vidcolor.pipeline.run import check_checkpoint, config_key; "
+        "c = PipelineConfig(); check_checkpoint(c); config_key(c); print('torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "False", run.stderr[-2000:]
 
 
 def test_safetensors_without_config_or_wrong_shapes(tmp_path):

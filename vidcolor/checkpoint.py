@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import struct
 from importlib import resources
-
-import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from typing import TYPE_CHECKING
 
 from vidcolor import storage
 from vidcolor.errors import CheckpointError
-from vidcolor.models import Generator, ModelConfig, build_generator
+from vidcolor.models import ModelConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from vidcolor.models import Generator
 
 METADATA_KEY = "vidcolor"
 DEMO_CHECKPOINT = "demo-vit-gan.safetensors"
@@ -33,24 +35,51 @@ def default_checkpoint() -> str:
 
 def save_tensors(uri: str, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write tensors + string metadata as one safetensors file, atomically."""
+    from safetensors.torch import save as st_save
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     storage.write_bytes_atomic(uri, st_save(tensors, metadata=metadata))
 
 
-def load_tensors(uri: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read a safetensors file -> (tensors on CPU, metadata). CheckpointError if it is not one."""
-    data = storage.read_bytes(uri)
+def _header(uri: str, data: bytes) -> dict:
+    """The JSON header of safetensors ``data``; CheckpointError if there is none."""
     try:
         if len(data) < 8:
             raise ValueError("file too short")
         (header_len,) = struct.unpack("<Q", data[:8])
         if header_len > min(MAX_HEADER_BYTES, len(data) - 8):
             raise ValueError("no safetensors header (is it a pickle or another format?)")
-        header = json.loads(data[8 : 8 + header_len])
+        return json.loads(data[8 : 8 + header_len])
+    except Exception as err:
+        raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
+
+
+def load_tensors(uri: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a safetensors file -> (tensors on CPU, metadata). CheckpointError if it is not one."""
+    from safetensors.torch import load as st_load
+
+    data = storage.read_bytes(uri)
+    header = _header(uri, data)
+    try:
         tensors = st_load(data)
     except Exception as err:
         raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
     return tensors, dict(header.get("__metadata__") or {})
+
+
+def read_metadata(uri: str) -> dict[str, str]:
+    """A safetensors file's metadata, the whole file checked as :func:`load_tensors` checks it
+    (every tensor's bytes in place), without torch: what the driver reads before workers load
+    the weights."""
+    from safetensors import deserialize
+
+    data = storage.read_bytes(uri)
+    header = _header(uri, data)
+    try:
+        deserialize(data)
+    except Exception as err:
+        raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
+    return dict(header.get("__metadata__") or {})
 
 
 def save_generator(uri: str, generator: Generator, config: ModelConfig, **extra: str) -> None:
@@ -75,6 +104,8 @@ def load_generator(
     inception_weights: str | None = None,
 ) -> tuple[Generator, ModelConfig]:
     """Rebuild a generator from a checkpoint (default: the shipped demo), in eval mode on ``device``."""
+    from vidcolor.models import build_generator
+
     uri = uri or default_checkpoint()
     tensors, metadata = load_tensors(uri)
     config = read_config(metadata, uri)

@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidcolor.resolution import DOWNSAMPLE
-
-VARIANTS = ("vit-i-gan", "vit-gan")
+from vidcolor.models.config import ModelConfig
+from vidcolor.models.resolution import DOWNSAMPLE
 
 
 def conv_block(c_in: int, c_out: int, kernel_size: int = 5) -> nn.Sequential:
@@ -123,3 +122,22 @@ class Generator(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         """Weights to checkpoint: everything but the frozen Inception (loaded from its own file)."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("embedder.")}
+
+
+def build_generator(
+    config: ModelConfig, *, inception_weights: str | None = None, random_inception: bool = False
+) -> Generator:
+    """A generator for ``config``. vit-i-gan loads ImageNet Inception-v3 weights from local disk
+    (raising InceptionWeightsMissing when absent); ``random_inception=True`` builds the untrained
+    architecture instead, only for counting parameters/FLOPs and for shape tests."""
+    embedder: nn.Module | None = None
+    if config.variant == "vit-i-gan":
+        from vidcolor.models.inception import (
+            InceptionEmbedding,
+            build_inception_v3,
+            load_inception_v3,
+        )
+
+        net = build_inception_v3() if random_inception else load_inception_v3(inception_weights)
+        embedder = InceptionEmbedding(net)
+    return Generator(width=config.width, embedder=embedder)

@@ -92,11 +92,10 @@ def _few_images_only(inputs: list[str], config: PipelineConfig) -> bool:
 
 def check_checkpoint(config: PipelineConfig) -> None:
     """Read the checkpoint's header and config once on the driver (actors load the weights)."""
-    from vidcolor.checkpoint import default_checkpoint, load_tensors, read_config
+    from vidcolor.checkpoint import default_checkpoint, read_config, read_metadata
 
     uri = config.checkpoint or default_checkpoint()
-    _, metadata = load_tensors(uri)
-    read_config(metadata, uri)
+    read_config(read_metadata(uri), uri)
 
 
 def build_dataset(

@@ -20,7 +20,7 @@ import numpy as np
 
 from vidcolor import cie
 from vidcolor.errors import VidcolorError
-from vidcolor.resolution import model_resolution
+from vidcolor.models.resolution import model_resolution
 from vidcolor.video.frames import frame_rotation
 from vidcolor.video.planes import luma_bits, luma_plane, to_display
 from vidcolor.video.probe import open_media, pick_video_stream
