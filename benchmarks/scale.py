@@ -3,7 +3,7 @@ output lands, and how many S3 requests a megabyte of input costs.
 
 - N = 30, 300, 1,000 short clips (40 frames of 320x180 each, width-4 model at model size 64: the model is not
   what is measured here), each N in a fresh process with its own local Ray: the driver's peak RSS
-  (``ru_maxrss`` of the driver process alone), the bytes it passed to write(2) (``/proc/self/io``
+  (``VmHWM`` of the driver process alone), the bytes it passed to write(2) (``/proc/self/io``
   wchar) against the bytes under OUT, the time from the run's start to its first finished output,
   and files/s.
 - S3: a few 720p clips on a real ``moto_server``, colourised S3 -> S3; GET requests counted from
@@ -100,8 +100,6 @@ def _driver_run(workdir: Path, clip: Path, ckpt: Path, n: int) -> dict:
 
 def child(src: str, out: str, ckpt: str) -> None:
     """One run in this process; prints its driver-side measurements as JSON."""
-    import resource
-
     import ray
 
     from vidcolor.pipeline import PipelineConfig, colourise
@@ -118,7 +116,7 @@ def child(src: str, out: str, ckpt: str) -> None:
         json.dumps(
             {
                 "ok": len(ok),
-                "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "maxrss": _peak_rss(),
                 "wchar": wchar,
                 "wall_s": wall,
                 "first_output_s": min((r.wall_time for r in ok), default=None),
@@ -126,6 +124,15 @@ def child(src: str, out: str, ckpt: str) -> None:
         )
     )
     ray.shutdown()
+
+
+def _peak_rss() -> int:
+    """This process's peak RSS in bytes. Not ``ru_maxrss``: Linux carries it across execve, so a
+    child started by a big parent (``vidcolor bench`` has torch loaded) reports the parent's RSS
+    at the fork, not its own (641 MiB for a bare Python here); VmHWM belongs to this process's
+    own address space."""
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", text, re.M).group(1)) * 1024
 
 
 def _wchar() -> int:

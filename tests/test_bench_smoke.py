@@ -160,6 +160,22 @@ def test_unknown_benchmark_is_a_usage_error(capsys):
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
 
 
+def test_scale_bench_measures_the_child_s_own_peak_not_its_parent_s():
+    """The driver runs in a child of the bench process, which has torch loaded: ru_maxrss would
+    report the parent's RSS at the fork (hundreds of MiB), a bare Python child's own peak is
+    a few tens of MiB."""
+    import torch  # noqa: F401 - the parent holds what `vidcolor bench` holds
+
+    from benchmarks.scale import _peak_rss
+
+    parent_mib = _peak_rss() / 2**20
+    code = "from benchmarks.scale import _peak_rss; print(_peak_rss())"
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    child_mib = int(run.stdout) / 2**20
+    assert parent_mib > 300 and child_mib < 100, (parent_mib, child_mib)
+
+
 def test_scale_bench_smoke(tmp_path):
     """Fresh processes, each with its own local Ray, and a moto_server of its own."""
     results, errors = bench.run_benchmarks(["scale"], tmp_path, smoke=True)
