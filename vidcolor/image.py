@@ -1,5 +1,5 @@
-"""Still images: read (local or S3), colourise with a :class:`~vidcolor.infer.Colouriser`, write
-in the same format, atomically."""
+"""Still images: read (local or S3) any 8/16-bit grey/RGB/palette file as RGB, write in the
+input's format, atomically. No model here (nor torch): the report's thumbnails use it too."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from PIL import Image, UnidentifiedImageError
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
-from vidcolor.infer import Colouriser
 
 # Pillow format name by suffix, for writing the output in the input's format.
 _FORMATS = {
@@ -49,12 +48,3 @@ def write_image(uri: str, rgb: np.ndarray) -> None:
         raise VidcolorError(f"{uri}: unsupported image format {Path(uri).suffix!r}")
     with storage.atomic_output(uri) as tmp:
         Image.fromarray(rgb).save(tmp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-
-
-def colourise_image(
-    src: str, dst: str, colouriser: Colouriser, *, model_size: int = 256
-) -> tuple[int, int]:
-    """Colourise one image file; returns its (height, width)."""
-    rgb = read_image(src)
-    write_image(dst, colouriser.colourise_rgb(rgb, model_size=model_size))
-    return rgb.shape[:2]
