@@ -127,7 +127,7 @@ def clip_rows(
     import torch
 
     from vidcolor import color
-    from vidcolor.color import merge_l_ab
+    from vidcolor.image import merge_l_ab
     from vidcolor.smooth import detect_cuts, smooth_ab
     from vidcolor.video.decode import decode_segment
     from vidcolor.video.frames import iter_display_frames

@@ -175,6 +175,7 @@ def merge_colour_error(clip: Path, n_frames: int, model_hw: tuple[int, int]) -> 
     from skimage import color as skcolor
 
     from vidcolor import cie, color
+    from vidcolor.image import merge_l_ab
     from vidcolor.video.chroma import merge_chroma
     from vidcolor.video.planes import luma_plane, make_frame
 
@@ -193,7 +194,7 @@ def merge_colour_error(clip: Path, n_frames: int, model_hw: tuple[int, int]) -> 
             )
             y = np.ascontiguousarray(luma_plane(grey))
             l_full = color.rgb_uint8_to_lab(torch.from_numpy(rgb_of(grey)))[0]
-            old = color.merge_l_ab(l_full, ab.numpy())
+            old = merge_l_ab(l_full.numpy(), ab.numpy())
             chroma = merge_chroma(y, ab.numpy(), fmt, "yuv420p")
             new = rgb_of(make_frame(y, chroma, "yuv420p"))
             old420 = rgb_of(av.VideoFrame.from_ndarray(old, format="rgb24").reformat(

@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 from skimage import color as skcolor
 
-from vidcolor import color
+from vidcolor import cie
 from vidcolor.checkpoint import save_generator
-from vidcolor.models import ModelConfig, build_generator
+from vidcolor.models import ModelConfig, build_generator, model_resolution
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +25,32 @@ def colourful_checkpoint(tmp_path_factory):
 
 
 def test_fit_to_gamut_keeps_lightness_and_hue():
-    lab = torch.tensor([[[[60.0]], [[120.0]], [[-90.0]]]])  # far outside sRGB
-    fitted = color.fit_to_gamut(lab)
+    lab = np.array([[60.0, 120.0, -90.0]], np.float32)  # far outside sRGB
+    fitted, lin = cie.fit_to_gamut(lab)
     assert fitted[0, 0] == lab[0, 0]
-    rgb = color._lab_to_linear_rgb(fitted[0, :, 0, 0])
-    assert rgb.min() >= -1e-3 and rgb.max() <= 1 + 1e-3
-    ratio = fitted[0, 1:, 0, 0] / lab[0, 1:, 0, 0]
-    assert 0 < ratio[0] < 1 and torch.isclose(ratio[0], ratio[1])  # same scale on a and b
-    inside = torch.tensor([[[[50.0]], [[10.0]], [[-10.0]]]])
-    assert torch.equal(color.fit_to_gamut(inside), inside)
+    assert np.array_equal(lin, cie.lab_to_linear_rgb(fitted))
+    assert lin.min() >= -1e-3 and lin.max() <= 1 + 1e-3
+    ratio = fitted[0, 1:] / lab[0, 1:]
+    assert 0 < ratio[0] < 1 and np.isclose(ratio[0], ratio[1])  # same scale on a and b
+    inside = np.array([[50.0, 10.0, -10.0]], np.float32)
+    assert np.array_equal(cie.fit_to_gamut(inside)[0], inside)
+
+
+@pytest.mark.parametrize("shape", [(300, 451), (397, 533), (512, 512), (720, 1280)])
+def test_model_input_is_torch_s_area_resize_without_torch(real_photos, shape):
+    """The photo path's model input (numpy) is what torch's "area" resize gives, which the demo
+    model was scored with; odd sizes use overlapping windows, not OpenCV's fractional ones."""
+    import torch.nn.functional as F
+
+    from vidcolor.image import model_input
+
+    rgb = np.asarray(Image.fromarray(real_photos["astronaut"]).resize(shape[::-1]))
+    L, small = model_input(rgb)
+    ref = F.interpolate(
+        torch.from_numpy(cie.normalize_l(L))[None, None], small.shape[2:], mode="area"
+    )
+    assert small.shape[2:] == model_resolution(*shape) and small.dtype == np.float32
+    assert np.abs(small - ref.numpy()).max() < 1e-5
 
 
 def test_colourise_dir_of_photos(tmp_path, real_photos, colourful_checkpoint, run_cli):

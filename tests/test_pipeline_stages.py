@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pipeline_helpers import cut_clip, frame_times, tiny_checkpoint
+from PIL import Image
+from pipeline_helpers import cut_clip, frame_times, tiny_checkpoint, write_photo
 
 from vidcolor.errors import UsageError
 from vidcolor.pipeline import PipelineConfig, colourise_sequential, colourise_video_sequential
@@ -239,8 +240,8 @@ def test_cpu_model_threads_from_cli_to_the_actor(tmp_path):
         torch.set_num_threads(before)
 
 
-# Every stage of a video but the model, as the Ray workers run them (list, plan, decode, smooth,
-# encode, join with previews), with grey ab in the model's place.
+# Every stage but the model, as the Ray workers run them (list, plan, decode or read, smooth,
+# encode or write, join with previews), for a film and a photo, with grey ab in the model's place.
 WORKER_STAGES = """
 import sys
 
@@ -254,28 +255,33 @@ from vidcolor.pipeline.videos import join_or_error
 
 src, out = sys.argv[1:]
 config = PipelineConfig(model_size=64, segment_seconds=0.4, preview=True)
-[listed] = input_rows([src], out, config)
 done = []
-for row in plan_input(listed, output_root=out, config=config, config_key="k"):
-    row = load_row(row, config=config)
-    assert row["status"] == TODO, row["error"]
-    ab = np.zeros((len(row["l"]), 2, *row["l"].shape[2:]), np.float16)
-    row = with_payloads(row, **{k: row[k] for k in ("l", "times", "concealed")}, ab=ab)
-    done.append(finish_row(row, config=config, output_root=out))
-joined = join_or_error(done[-1], config, out)
+for listed in input_rows([src], out, config):
+    for row in plan_input(listed, output_root=out, config=config, config_key="k"):
+        row = load_row(row, config=config)
+        assert row["status"] == TODO, row["error"]
+        ab = np.zeros((len(row["l"]), 2, *row["l"].shape[2:]), np.float16)
+        row = with_payloads(row, **{k: row[k] for k in ("l", "times", "concealed")}, ab=ab)
+        done.append(finish_row(row, config=config, output_root=out))
+film = [row for row in done if row["kind"] == "video"]
+joined = join_or_error(film[-1], config, out)
 assert "error" not in joined and joined["preview_png"], joined
-print(len(done), sorted(m for m in sys.modules if m.split(".")[0] == "torch")[:3])
+print(len(film), len(done) - len(film), sorted(m for m in sys.modules if m.startswith("torch"))[:3])
 """
 
 
-def test_video_workers_never_import_torch(tmp_path, bikes):
+def test_cpu_workers_never_import_torch(tmp_path, bikes, real_photos):
     """Only the model actor needs torch. Importing it costs a process ~280 MiB of its own
     memory (measured with three processes sharing its libraries) and seconds of start-up, and
-    a cluster runs one decode or finish task per core; so the other stages stay torch-free."""
-    src = cut_clip(bikes, tmp_path / "bikes.mp4", seconds=1.2, width=128, gop=10, audio=True)
+    a cluster runs one decode, finish or photo task per core; so the other stages stay
+    torch-free."""
+    src = tmp_path / "in"
+    film = cut_clip(bikes, src / "bikes.mp4", seconds=1.2, width=128, gop=10, audio=True)
+    write_photo(real_photos["chelsea"], src / "cat.png")
     out = tmp_path / "out"
     cmd = [sys.executable, "-c", WORKER_STAGES, str(src), str(out)]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split("\n")[-2] == "3 []", run.stdout  # 3 segments, no torch module
-    assert len(frame_times(out / "bikes.mp4")) == len(frame_times(src))
+    assert run.stdout.split("\n")[-2] == "3 1 []", run.stdout  # 3 segments, 1 photo, no torch
+    assert len(frame_times(out / "bikes.mp4")) == len(frame_times(film))
+    assert np.asarray(Image.open(out / "cat.png")).shape == (106, 160, 3)

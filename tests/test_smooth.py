@@ -10,8 +10,9 @@ import pytest
 import torch
 from pipeline_helpers import cut_clip
 
-from vidcolor.color import denormalize_ab, merge_l_ab, normalize_l, rgb_uint8_to_lab
+from vidcolor.color import denormalize_ab, normalize_l, rgb_uint8_to_lab
 from vidcolor.errors import UsageError
+from vidcolor.image import merge_l_ab
 from vidcolor.infer import Colouriser
 from vidcolor.metrics import ab_psnr, warping_error_pair
 from vidcolor.pipeline.config import PipelineConfig

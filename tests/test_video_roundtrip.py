@@ -192,7 +192,7 @@ def test_model_resolution():
 
 
 def test_merge_l_ab_grey_and_colour():
-    from vidcolor.color import merge_l_ab
+    from vidcolor.image import merge_l_ab
 
     l_full = np.full((9, 11), 50.0, np.float32)
     grey = merge_l_ab(l_full, np.zeros((2, 4, 4), np.float32))

@@ -33,13 +33,21 @@ AB_SCALE = 128.0  # a*, b* span about [-128, 128] (paper 4.1)
 CIE_DELTA = 6.0 / 29.0  # CIE: f is a cube above delta, its tangent line below
 
 
-def _where(cond, a, b):
-    """``torch.where`` for tensors, ``np.where`` otherwise (torch is only looked up, never
+def _torch_for(x):
+    """The torch module when ``x`` is a tensor, else None (torch is only looked up, never
     imported: a tensor's caller has already loaded it)."""
     torch = sys.modules.get("torch")
-    if torch is not None and isinstance(cond, torch.Tensor):
-        return torch.where(cond, a, b)
-    return np.where(cond, a, b)
+    return torch if torch is not None and isinstance(x, torch.Tensor) else None
+
+
+def _where(cond, a, b):
+    torch = _torch_for(cond)
+    return torch.where(cond, a, b) if torch else np.where(cond, a, b)
+
+
+def _stack_last(parts: list):
+    torch = _torch_for(parts[0])
+    return torch.stack(parts, dim=-1) if torch else np.stack(parts, axis=-1)
 
 
 def srgb_to_linear(x):
@@ -53,6 +61,18 @@ def linear_to_srgb(x):
 def cie_f(t):
     """CIE f of a tristimulus ratio (X/Xn, Y/Yn or Z/Zn), as skimage computes it."""
     return _where(t > 0.008856, t.clip(min=1e-12) ** (1.0 / 3.0), 7.787 * t + 16.0 / 116.0)
+
+
+def lab_to_linear_rgb(lab):
+    """Channel-last Lab (..., 3) -> unclipped linear sRGB (..., 3), as skimage's lab2rgb before
+    its gamma and clip (negative Z clipped to 0, as skimage does)."""
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    fy = (L + 16.0) / 116.0
+    xyz_n = [
+        _where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
+        for f in (fy + a / 500.0, fy, (fy - b / 200.0).clip(min=0.0))
+    ]  # X/Xn, Y/Yn, Z/Zn
+    return _stack_last([m[0] * xyz_n[0] + m[1] * xyz_n[1] + m[2] * xyz_n[2] for m in RGB_FROM_XYZN])
 
 
 def normalize_l(L):
@@ -83,6 +103,47 @@ def lstar_of_rgb(rgb: np.ndarray) -> np.ndarray:
         raise ValueError(f"lstar_of_rgb takes uint8 or uint16 RGB, got {rgb.dtype}")
     y = table[rgb] @ XYZ_FROM_RGB[1].astype(np.float32)  # Y / Yn, Yn = 1
     return (116.0 * cie_f(y) - 16.0).astype(np.float32, copy=False)
+
+
+def fit_to_gamut(lab: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Channel-last Lab (..., 3) float32 -> (the same with out-of-gamut pixels' ab scaled towards
+    grey just enough that sRGB needs no clipping, its linear sRGB).
+
+    Clipping RGB changes lightness; the colouriser promises to keep the input's L, so colours the
+    model over-saturates lose chroma instead (hue and L kept). Only out-of-gamut pixels are
+    searched (bisection on the chroma scale), so typical frames cost little extra."""
+    eps = 1e-4
+    flat = lab.reshape(-1, 3).copy()
+    lin = lab_to_linear_rgb(flat)
+    out = ((lin < -eps) | (lin > 1 + eps)).any(-1)
+    if out.any():
+        sub = flat[out]
+        lo = np.zeros((len(sub), 1), sub.dtype)
+        hi = np.ones_like(lo)
+        for _ in range(steps):
+            mid = (lo + hi) / 2
+            trial = lab_to_linear_rgb(np.concatenate((sub[:, :1], sub[:, 1:] * mid), axis=1))
+            ok = ((trial >= -eps) & (trial <= 1 + eps)).all(-1, keepdims=True)
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        flat[out] = np.concatenate((sub[:, :1], sub[:, 1:] * lo), axis=1)
+        lin[out] = lab_to_linear_rgb(flat[out])
+    return flat.reshape(lab.shape), lin.reshape(lab.shape)
+
+
+_SRGB_UINT8 = None  # 65,536 linear steps -> sRGB code
+
+
+def linear_to_srgb_uint8(lin: np.ndarray) -> np.ndarray:
+    """Gamma-encode linear RGB in [0, 1] straight to uint8 through a 65,536-entry table: the pow
+    of the sRGB curve is the costliest step of writing a large photo, and the table is within 0.03
+    of a code value of the exact curve."""
+    global _SRGB_UINT8
+    if _SRGB_UINT8 is None:
+        x = np.linspace(0.0, 1.0, 1 << 16)
+        _SRGB_UINT8 = (linear_to_srgb(x) * 255.0).round().astype(np.uint8)
+    idx = (lin.clip(0.0, 1.0) * ((1 << 16) - 1) + 0.5).astype(np.int64)
+    return _SRGB_UINT8[idx]
 
 
 def luma_f(y_unit):

@@ -1,16 +1,21 @@
-"""Still images: read (local or S3) any 8/16-bit grey/RGB/palette file as RGB, write in the
-input's format, atomically. No model here (nor torch): the report's thumbnails use it too."""
+"""Still images: read (local or S3) any 8/16-bit grey/RGB/palette file as RGB; its L* and the
+model's input; the merge of that L* with predicted ab; write in the input's format, atomically.
+
+No model here, nor torch (numpy, OpenCV and :mod:`vidcolor.cie`): a photo's pipeline tasks and
+the report's thumbnails use it, and :class:`vidcolor.infer.Colouriser` gives the same pixels."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vidcolor import storage
+from vidcolor import cie, storage
 from vidcolor.errors import VidcolorError
+from vidcolor.models.resolution import model_resolution
 
 # Pillow format name by suffix, for writing the output in the input's format.
 _FORMATS = {
@@ -48,3 +53,39 @@ def write_image(uri: str, rgb: np.ndarray) -> None:
         raise VidcolorError(f"{uri}: unsupported image format {Path(uri).suffix!r}")
     with storage.atomic_output(uri) as tmp:
         Image.fromarray(rgb).save(tmp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+
+
+def _area(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Mean of ``x`` over torch's adaptive-pooling windows along ``axis``, [floor(i n / size),
+    ceil((i + 1) n / size)): torch's "area" resize, the one the demo model was scored with."""
+    n = x.shape[axis]
+    i = np.arange(size)
+    lo, hi = i * n // size, -(-(i + 1) * n // size)
+    c = np.insert(np.cumsum(x, axis=axis, dtype=np.float64), 0, 0.0, axis=axis)
+    sums = np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = size
+    return (sums / (hi - lo).reshape(shape)).astype(np.float32)
+
+
+def model_input(rgb: np.ndarray, model_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 RGB (H, W, 3) -> (its L* (H, W) float32, normalised L at model resolution
+    (1, 1, h, w) float32: short side ``model_size``, area-averaged)."""
+    L = cie.lstar_of_rgb(np.ascontiguousarray(rgb[..., :3]))
+    h, w = model_resolution(*L.shape, short_side=model_size)
+    return L, _area(_area(cie.normalize_l(L), h, 0), w, 1)[None, None]
+
+
+def merge_l_ab(l_full: np.ndarray, ab_small: np.ndarray, *, dtype: type = np.uint8) -> np.ndarray:
+    """The colouriser's output: full-res L* (H, W) + normalised ab (2, h, w) at model resolution
+    -> RGB (H, W, 3), uint8 (or uint16). ab is upsampled bicubically; colours out of gamut lose
+    chroma rather than lightness (:func:`vidcolor.cie.fit_to_gamut`), so L stays the input's."""
+    L = np.asarray(l_full, np.float32)
+    ab = np.asarray(ab_small, np.float32)
+    if ab.shape[1:] != L.shape:
+        size = (L.shape[1], L.shape[0])
+        ab = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_CUBIC) for c in ab])
+    _, lin = cie.fit_to_gamut(np.stack((L, *(ab.clip(-1.0, 1.0) * cie.AB_SCALE)), axis=-1))
+    if dtype == np.uint8:
+        return cie.linear_to_srgb_uint8(lin)
+    return (cie.linear_to_srgb(lin).clip(0.0, 1.0) * 65535.0).round().astype(np.uint16)

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from vidcolor import color
 from vidcolor.checkpoint import load_generator
-from vidcolor.models import model_resolution
+from vidcolor.image import merge_l_ab, model_input
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -86,9 +84,5 @@ class Colouriser:
         """uint8 (H, W, 3) or grey (H, W) -> colourised uint8 (H, W, 3) with the input's L."""
         if rgb.ndim == 2:
             rgb = np.repeat(rgb[..., None], 3, axis=2)
-        L = color.rgb_uint8_to_lab(torch.tensor(rgb[..., :3]))[
-            :1
-        ]  # copies: inputs may be read-only
-        h, w = model_resolution(*L.shape[-2:], short_side=model_size)
-        l_small = F.interpolate(color.normalize_l(L)[None], size=(h, w), mode="area")
-        return color.merge_l_ab(L[0], self.predict_ab(l_small)[0])
+        L, l_small = model_input(rgb, model_size)
+        return merge_l_ab(L, self.predict_ab(l_small)[0])

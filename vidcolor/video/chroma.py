@@ -117,7 +117,7 @@ class ChromaMerger:
     frame keeps the source's Y', so a decoded pixel is the target colour shifted along grey by
     (source Y' - target Y'), the residue of non-constant luminance (measured as Delta E against
     the full-RGB merge: benchmarks/RESULTS.md). Out-of-gamut colours lose chroma, not lightness
-    (``color.fit_to_gamut``). The result is a buffer the next call overwrites.
+    (``cie.fit_to_gamut``). The result is a buffer the next call overwrites.
     """
 
     def __init__(self, fmt: YCbCrFormat, pix_fmt: str, luma_size: tuple[int, int]) -> None:
