@@ -15,6 +15,7 @@ class FlakyProxy:
         self.target = ("127.0.0.1", target_port)
         self.port = 0
         self.conns: list[socket.socket] = []
+        self.pumps: list[threading.Thread] = []
         self.lock = threading.Lock()
         self.listener: socket.socket | None = None
         self.stopped = False
@@ -61,10 +62,15 @@ class FlakyProxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            pumps = [
+                threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                for a, b in ((client, upstream), (upstream, client))
+            ]
             with self.lock:
                 self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                self.pumps += pumps
+            for pump in pumps:
+                pump.start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -77,13 +83,22 @@ class FlakyProxy:
     def _drop_all(self) -> None:
         with self.lock:
             conns, self.conns = self.conns, []
+            pumps, self.pumps = self.pumps, []
         for s in conns:
             with contextlib.suppress(OSError):
                 s.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
                 )
                 s.shutdown(socket.SHUT_RD)  # wakes the pump blocked in recv, sends nothing
-        time.sleep(0.05)  # let the pumps leave their recv before the descriptors go
+        # Close only once every pump has left its recv/send: a descriptor closed under a thread
+        # blocked on it can be reused by the process for a Ray socket, which that thread then
+        # reads (a sleep of 50 ms here was not always enough on 2 loaded cores: the next test's
+        # process segfaulted in a native thread). A pump stuck in sendall is woken by SHUT_WR.
+        if not _joined(pumps, 5.0):
+            for s in conns:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            _joined(pumps, 5.0)
         for s in conns:
             with contextlib.suppress(OSError):
                 s.close()  # linger 0: the peer gets a reset
@@ -101,3 +116,11 @@ class FlakyProxy:
         self.stopped = True
         self._stop_listening()
         self._drop_all()
+
+
+def _joined(threads: list[threading.Thread], timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds in all for ``threads``; True when every one has ended."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)
