@@ -54,17 +54,22 @@ def _header(uri: str, data: bytes) -> dict:
         raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
 
 
+def _read(uri: str, parse):
+    """(``parse`` of the file's bytes, its metadata); CheckpointError if it is not safetensors."""
+    data = storage.read_bytes(uri)
+    header = _header(uri, data)
+    try:
+        parsed = parse(data)
+    except Exception as err:
+        raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
+    return parsed, dict(header.get("__metadata__") or {})
+
+
 def load_tensors(uri: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a safetensors file -> (tensors on CPU, metadata). CheckpointError if it is not one."""
     from safetensors.torch import load as st_load
 
-    data = storage.read_bytes(uri)
-    header = _header(uri, data)
-    try:
-        tensors = st_load(data)
-    except Exception as err:
-        raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
-    return tensors, dict(header.get("__metadata__") or {})
+    return _read(uri, st_load)
 
 
 def read_metadata(uri: str) -> dict[str, str]:
@@ -73,13 +78,7 @@ def read_metadata(uri: str) -> dict[str, str]:
     the weights."""
     from safetensors import deserialize
 
-    data = storage.read_bytes(uri)
-    header = _header(uri, data)
-    try:
-        deserialize(data)
-    except Exception as err:
-        raise CheckpointError(f"{uri}: not a safetensors checkpoint ({err})") from err
-    return dict(header.get("__metadata__") or {})
+    return _read(uri, deserialize)[1]
 
 
 def save_generator(uri: str, generator: Generator, config: ModelConfig, **extra: str) -> None:

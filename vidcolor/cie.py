@@ -1,12 +1,14 @@
-"""CIE colour maths that needs no torch: the constants, the sRGB and CIE curves, L* of frames and
-of luma codes, and the Y'CbCr formats the video merge writes.
+"""CIE colour maths that needs no torch: the constants, the sRGB and CIE curves, Lab -> linear
+sRGB and the gamut fit, L* of frames and of luma codes, and the Y'CbCr formats the video merge
+writes.
 
-The video workers (decode, smooth, encode, join) use this module and never import torch, which
-costs every process that loads it ~280 MiB of its own memory and seconds of start-up.
-:mod:`vidcolor.color` builds its torch Lab conversions on the same constants and curves.
+Only the model actors import torch, which costs every process that loads it ~280 MiB of its own
+memory and seconds of start-up: the driver and the decode, finish and photo tasks use this module
+instead. :mod:`vidcolor.color` builds its torch Lab conversions on the same constants and curves.
 
-The curves take numpy arrays or torch tensors (only operators both have, and :func:`_where`),
-and compute in the input's dtype: pass float64 where a table is built once.
+The curves and :func:`lab_to_linear_rgb` take numpy arrays or torch tensors (only operators both
+have, with :func:`_where` and :func:`_stack_last` choosing the module), and compute in the
+input's dtype: pass float64 where a table is built once.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def fit_to_gamut(lab: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarra
     return flat.reshape(lab.shape), lin.reshape(lab.shape)
 
 
-_SRGB_UINT8 = None  # 65,536 linear steps -> sRGB code
+_SRGB_STEPS = 1 << 16
+_SRGB_UINT8 = None  # _SRGB_STEPS linear steps -> sRGB code
 
 
 def linear_to_srgb_uint8(lin: np.ndarray) -> np.ndarray:
@@ -140,9 +143,9 @@ def linear_to_srgb_uint8(lin: np.ndarray) -> np.ndarray:
     of a code value of the exact curve."""
     global _SRGB_UINT8
     if _SRGB_UINT8 is None:
-        x = np.linspace(0.0, 1.0, 1 << 16)
+        x = np.linspace(0.0, 1.0, _SRGB_STEPS)
         _SRGB_UINT8 = (linear_to_srgb(x) * 255.0).round().astype(np.uint8)
-    idx = (lin.clip(0.0, 1.0) * ((1 << 16) - 1) + 0.5).astype(np.int64)
+    idx = (lin.clip(0.0, 1.0) * (_SRGB_STEPS - 1) + 0.5).astype(np.int64)
     return _SRGB_UINT8[idx]
 
 
