@@ -107,6 +107,17 @@ def lstar_of_rgb(rgb: np.ndarray) -> np.ndarray:
     return (116.0 * cie_f(y) - 16.0).astype(np.float32, copy=False)
 
 
+def lab_of_rgb(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (float32, channel-last (..., 3)) of uint8 sRGB (..., 3): :mod:`vidcolor.color`'s
+    ``rgb_uint8_to_lab`` without torch, for the workers that read reference images."""
+    lin = LINEAR_FROM_UINT8[rgb]
+    xyz = lin @ (XYZ_FROM_RGB / np.array(WHITE_D65)[:, None]).T.astype(np.float32)
+    f = cie_f(xyz)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    lab = np.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), axis=-1)
+    return lab.astype(np.float32, copy=False)
+
+
 def fit_to_gamut(lab: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Channel-last Lab (..., 3) float32 -> (the same with out-of-gamut pixels' ab scaled towards
     grey just enough that sRGB needs no clipping, its linear sRGB).

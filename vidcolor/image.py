@@ -6,7 +6,9 @@ the report's thumbnails use it, and :class:`vidcolor.infer.Colouriser` gives the
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -33,14 +35,36 @@ _SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 
 
 def read_image(uri: str) -> np.ndarray:
     """Any 8/16-bit grey/RGB/RGBA/palette image -> uint8 RGB (H, W, 3)."""
+    return read_rgba(uri)[0]
+
+
+def read_rgba(uri: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Any 8/16-bit grey/RGB/RGBA/palette image -> (uint8 RGB (H, W, 3), its transparency as
+    float32 alpha (H, W) in [0, 1], or None when the file has none)."""
+    with _opened(uri) as im:
+        im.load()
+        if im.mode in ("I;16", "I;16B", "I"):
+            grey = np.asarray(im, dtype=np.float64)
+            grey = (grey / max(grey.max(), 1.0) * 255.0).round().astype(np.uint8)
+            return np.repeat(grey[..., None], 3, axis=2), None
+        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+            rgba = np.asarray(im.convert("RGBA"))
+            return np.ascontiguousarray(rgba[..., :3]), rgba[..., 3] / np.float32(255.0)
+        return np.asarray(im.convert("RGB")), None
+
+
+def image_size(uri: str) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding its pixels."""
+    with _opened(uri) as im:
+        return im.size
+
+
+@contextlib.contextmanager
+def _opened(uri: str) -> Iterator[Image.Image]:
+    """The image at ``uri`` opened by Pillow; any failure is one line naming the file."""
     try:
         with storage.open_input(uri) as f, Image.open(io.BytesIO(f.read())) as im:
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I"):
-                grey = np.asarray(im, dtype=np.float64)
-                grey = (grey / max(grey.max(), 1.0) * 255.0).round().astype(np.uint8)
-                return np.repeat(grey[..., None], 3, axis=2)
-            return np.asarray(im.convert("RGB"))
+            yield im
     except UnidentifiedImageError as err:
         raise VidcolorError(f"{uri}: not an image file (unrecognised format)") from err
     except (OSError, SyntaxError, ValueError) as err:

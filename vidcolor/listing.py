@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError, one_line
+from vidcolor.guide.sidecars import is_sidecar
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Listed:
 
 
 def is_media(uri: str) -> bool:
-    return storage.suffix_of(uri) in storage.MEDIA_EXTS
+    """A video or image that is an input: references (``reel.refs/``, ``photo.hints.png``) are not."""
+    return storage.suffix_of(uri) in storage.MEDIA_EXTS and not is_sidecar(uri)
 
 
 class Lister:
@@ -88,6 +90,8 @@ class Lister:
             if is_media(path):
                 yield Listed(uri=path, relpath=rel)
         elif stat.S_ISDIR(st.st_mode):
+            if not top and is_sidecar(path):
+                return  # a folder of references (reel.refs/): read by its video, not listed
             yield from self._walk(path, "" if top else rel + "/", st)
         elif top:
             raise VidcolorError(f"{path}: cannot list (not a regular file or directory)")

@@ -130,15 +130,20 @@ def smooth_ab(
         return ab.copy()
     if cuts is None:
         cuts = detect_cuts(l, threshold=config.cut_threshold, bins=config.hist_bins)
+    shot = shot_numbers(cuts, n)
+    if config.method == "window":
+        return _smooth_in_place(ab, l, config, shot)
+    return _smooth_along_flow(ab, l, config, shot)
+
+
+def shot_numbers(cuts: list[int], n: int) -> np.ndarray:
+    """(n,) int64: the shot each of ``n`` frames belongs to (0, 1, ...) given shot starts ``cuts``."""
     starts = np.zeros(n, dtype=np.int64)
     for c in cuts:
         if not 0 <= c < n:
             raise ValueError(f"cut index {c} outside 0..{n - 1}")
         starts[c] = 1
-    shot = np.cumsum(starts)
-    if config.method == "window":
-        return _smooth_in_place(ab, l, config, shot)
-    return _smooth_along_flow(ab, l, config, shot)
+    return np.cumsum(starts)
 
 
 def _temporal_weights(config: SmoothingConfig) -> list[np.float32]:

@@ -108,6 +108,33 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, *, default_address: str |
         help="videos are split into keyframe-aligned segments of about S seconds "
         "(default: %(default)s)",
     )
+    r = p.add_argument_group(
+        "references (steer the colours: README, Steering the colours)",
+        "beside reel.mp4, a folder reel.refs/ of images named\n"
+        "  frame-NNNNNN.EXT or HH-MM-SS.mmm.EXT  a coloured copy of that frame (with\n"
+        "                                        transparency: hint strokes)\n"
+        "  shot-<frame or time>[-name].EXT       a reference photo for that frame's shot\n"
+        "  any other name                        a reference photo for the whole film\n"
+        "beside photo.jpg: photo.hints.png (strokes) and photo.refs/ (reference photos)",
+    )
+    r.add_argument(
+        "--references",
+        metavar="DIR",
+        help="the same layout under DIR (local or s3://), mirroring the input tree",
+    )
+    r.add_argument(
+        "--reference",
+        metavar="IMG",
+        help="a reference photo for every input that has no references of its own",
+    )
+    r.add_argument(
+        "--reference-reach",
+        type=float,
+        default=DEFAULTS["reference_reach"],
+        metavar="S",
+        help="seconds a keyframe's colours are carried along the motion each way; further out "
+        "they reach frames by correspondence (default: %(default)s)",
+    )
     c = p.add_argument_group("cluster")
     c.add_argument(
         "--address",
@@ -188,6 +215,9 @@ def config_from_args(args: argparse.Namespace):
         deinterlace=args.deinterlace,
         smoothing=args.smoothing,
         segment_seconds=args.segment_seconds,
+        references=args.references,
+        reference=args.reference,
+        reference_reach=args.reference_reach,
         batch_size=args.batch_size,
         num_actors=args.num_actors,
         min_actors=args.min_actors,

@@ -7,6 +7,7 @@ per input, nothing per frame.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict
@@ -51,6 +52,7 @@ class Books:
         elif row["kind"] == "image":
             result.frames = result.segments = result.segments_encoded = 1
             result.thumbnail = row["thumbnail"] or None
+            result.references = json.loads(row["references"]) if row["references"] else []
             self.done(uri)
         else:
             return self._segment_back(row, result)
@@ -80,6 +82,7 @@ class Books:
         result.concealed = outcome["concealed"]
         result.thumbnail = outcome["thumbnail"] or None
         result.preview_png, result.preview_mp4 = outcome["preview_png"], outcome["preview_mp4"]
+        result.references = outcome["references"]
         self.done(uri)
 
     def done(self, uri: str) -> None:

@@ -34,6 +34,11 @@ class PipelineConfig:
     deinterlace: bool = False  # bwdif before the model and the merge (decode and encode stages)
     smoothing: int = 3  # temporal smoothing strength (vidcolor.smooth); 0 = off
     segment_seconds: float = 10.0  # a video is cut into keyframe-aligned segments about this long
+    references: str | None = None  # a tree of references mirroring the inputs (vidcolor.guide)
+    reference: str | None = None  # a reference photo for every input without references of its own
+    reference_reach: float = (
+        4.0  # seconds a keyframe's colours follow the flow (then: correspondence)
+    )
     batch_size: int = 16  # frames per model forward pass
     num_actors: int | None = None  # fixed size of the model actor pool (overrides min/max)
     min_actors: int = 1
@@ -56,6 +61,8 @@ class PipelineConfig:
             raise UsageError(f"--smoothing must be >= 0, got {self.smoothing}")
         if self.segment_seconds <= 0:
             raise UsageError(f"--segment-seconds must be > 0, got {self.segment_seconds}")
+        if self.reference_reach <= 0:
+            raise UsageError(f"--reference-reach must be > 0, got {self.reference_reach}")
         if self.batch_size <= 0:
             raise UsageError(f"--batch-size must be > 0, got {self.batch_size}")
         if self.device not in ("auto", "cpu", "cuda"):

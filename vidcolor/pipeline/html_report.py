@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 MAX_CUTS_SHOWN = 8  # more scene cuts fold into a <details> so a long film keeps its row short
 THUMB_SHOWN_HEIGHT = 64  # CSS pixels; the JPEG is 96 high, sharp on high-DPI screens
+REF_SHOWN_HEIGHT = 40  # a reference's thumbnail, beside the result's
 
 CSS = """
 :root { color-scheme: light; --ok: #1a7f37; --failed: #cf222e; --skipped: #6e7781; }
@@ -36,9 +37,12 @@ table.inputs { border-collapse: collapse; width: 100%; }
 tr.failed { background: #fff5f5; }
 img.thumb { height: THUMB_Hpx; display: block; background: #eee; }
 .cuts { font-size: 12px; color: #57606a; }
+.refs { font-size: 12px; color: #57606a; margin-top: 4px; }
+.refitem { display: flex; gap: 6px; align-items: center; margin-top: 2px; }
+img.ref { height: REF_Hpx; background: #eee; }
 details.settings { margin: 1em 0; color: #57606a; }
 details.settings td { padding: 0 1em 0 0; }
-""".replace("THUMB_H", str(THUMB_SHOWN_HEIGHT))
+""".replace("THUMB_H", str(THUMB_SHOWN_HEIGHT)).replace("REF_H", str(REF_SHOWN_HEIGHT))
 
 # No script may run, whatever a file name contains; images only from beside the report.
 CSP = "default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'"
@@ -149,7 +153,7 @@ def _row(r: dict, root: str, base: str) -> str:
     cells = [
         f'<td class="status {cls}">{esc(status)}</td>',
         f'<td><div class="name" title="{esc(name)}">{esc(short)}</div>{error}</td>',
-        f"<td>{_thumb(r.get('thumbnail'))}</td>",
+        f"<td>{_thumb(r.get('thumbnail'))}{_references(r.get('references') or [])}</td>",
         f'<td class="n">{clock(duration) if video and duration else ""}</td>',
         f'<td class="n">{esc(r.get("frames") or "")}</td>',
         f'<td class="n">{f"{fps:.1f}" if video and fps else ""}</td>',
@@ -167,6 +171,29 @@ def _thumb(relpath: str | None) -> str:
         f'<a href="{url}"><img class="thumb" loading="lazy" decoding="async" src="{url}" '
         f'height="{THUMB_SHOWN_HEIGHT}" alt="before | after"></a>'
     )
+
+
+def _references(refs: list[dict]) -> str:
+    """Each reference beside the result: its thumbnail, name, kind, frame and the shots it
+    reached (shot number from 1, its start, how many of its frames)."""
+    items = []
+    for ref in refs:
+        where = "" if ref.get("frame") is None else f" at {clock(ref.get('time') or 0)}"
+        shots = ", ".join(
+            f"shot {s['shot'] + 1} ({clock(s['start'])}, {s['frames']} frames)"
+            for s in ref.get("shots", [])
+        )
+        thumb = ref.get("thumbnail")
+        img = (
+            f'<img class="ref" loading="lazy" src="{href(thumb)}" height="{REF_SHOWN_HEIGHT}" '
+            f'alt="{esc(ref.get("name", ""))}">'
+            if thumb
+            else ""
+        )
+        text = f"{esc(ref.get('name', ''))} ({esc(ref.get('kind', ''))}{esc(where)})"
+        reached = esc(shots) if shots else "reached no frame"
+        items.append(f'<div class="refitem">{img}<span>{text}<br>{reached}</span></div>')
+    return f'<div class="refs">{"".join(items)}</div>' if items else ""
 
 
 def _cuts(cuts: list[dict]) -> str:

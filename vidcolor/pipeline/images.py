@@ -3,6 +3,8 @@ output in the input's format, on the worker."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from vidcolor.pipeline.rows import guarded, scalars, with_payloads
@@ -24,9 +26,35 @@ def _write(row: dict, *, output_root: str) -> dict:
     from vidcolor.pipeline.thumbnails import thumbnail_or_warn
 
     l_full = cie.lstar_of_rgb(read_image(row["input"]))
-    write_image(row["output"], merge_l_ab(l_full, np.asarray(row["ab"], np.float32)[0]))
+    ab = np.asarray(row["ab"], np.float32)[0]
+    report = ""
+    if row["references"]:
+        ab, report = _steer(row, ab, output_root)
+    write_image(row["output"], merge_l_ab(l_full, ab))
     thumbnail = thumbnail_or_warn(row["input"], row["output"], output_root, row["relpath"])
-    return {**scalars(row), "bytes": storage.size_of(row["output"]), "thumbnail": thumbnail}
+    return {
+        **scalars(row),
+        "bytes": storage.size_of(row["output"]),
+        "thumbnail": thumbnail,
+        "references": report,
+    }
+
+
+def _steer(row: dict, ab: np.ndarray, output_root: str) -> tuple[np.ndarray, str]:
+    """The photo's ab steered by its references (hints, reference photos), and the report's
+    entries for them (JSON)."""
+    from vidcolor.guide.load import guides_for
+    from vidcolor.guide.sidecars import RefSpec
+    from vidcolor.guide.steer import steer_photo
+    from vidcolor.pipeline.guide_report import entries
+
+    specs = [RefSpec(**r) for r in json.loads(row["references"])]
+    l_small = np.asarray(row["l"], np.float32)[0, 0]
+    guides = guides_for(specs, l_small.shape)
+    ab = steer_photo(l_small, ab, guides)
+    runs = [[i, 0, 1] for i, g in enumerate(guides) if g.reached]
+    report = entries(specs, runs, [], output_root=output_root, relpath=row["relpath"])
+    return ab, json.dumps(report)
 
 
 write_image_row = guarded(_write, produces=())

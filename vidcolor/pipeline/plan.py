@@ -7,11 +7,14 @@ The driver sees none of this until the rows come out of the end of the pipeline.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import PurePosixPath
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
+from vidcolor.guide.sidecars import RefSpec, find_references, references_key, resolve
 from vidcolor.listing import Lister
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.rows import DONE, NOTE, SKIPPED, TODO, failed, new_row
@@ -34,6 +37,8 @@ def input_rows(inputs: list[str], output_root: str, config: PipelineConfig) -> I
     would write one output: the second fails (the set of outputs lives on this worker only)."""
     taken: dict[str, str] = {}
     for item in Lister().iter_inputs(inputs):
+        if config.reference and item.uri == str(config.reference):
+            continue  # the run-wide reference photo is a reference, not an input
         if item.note:
             yield new_row(item.uri, status=NOTE, error=item.note)
             continue
@@ -80,7 +85,8 @@ def plan_input(
             thumbnail = existing_thumbnail(output_root, row["relpath"]) or ""
             yield {**row, "status": SKIPPED, "output": done, "thumbnail": thumbnail}
         elif row["kind"] == "image":
-            yield {**row, "todo": 1, "frames": 1}
+            refs = [r.to_dict() for r in photo_references(row, config)]
+            yield {**row, "todo": 1, "frames": 1, "references": json.dumps(refs) if refs else ""}
         else:
             yield from _video_rows(row, output_root, config, config_key)
     except VidcolorError as err:
@@ -92,14 +98,22 @@ def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key:
     from vidcolor.video.segments import plan_segments
 
     info = probe(row["input"])
-    segments = plan_segments(info, segment_seconds=config.segment_seconds, overlap=config.overlap)
-    settings = config.encode_settings()
-    state = StateDir.for_input(
-        output_root, state_key(row["input"], config_key), settings.segment_suffix()
+    refs = video_references(row, info, config)
+    reach = round(config.reference_reach * float(info.frame_rate or 25)) if refs else 0
+    anchors = [r.frame for r in refs if r.frame is not None]
+    segments = plan_segments(
+        info,
+        segment_seconds=config.segment_seconds,
+        overlap=config.overlap,
+        anchors=anchors,
+        reach=reach,
     )
+    settings = config.encode_settings()
+    key = state_key(row["input"], config_key + references_key(refs, config.reference_reach))
+    state = StateDir.for_input(output_root, key, settings.segment_suffix())
     if config.overwrite:
         state.remove()
-    plan = VideoPlan(info, segments, first_pts=info.frame_pts[0])
+    plan = VideoPlan(info, segments, info.frame_pts[0], refs, reach)
     state.write_plan(plan)
     done = state.done(len(segments))
     todo = [s for s in segments if s.index not in done]
@@ -119,3 +133,40 @@ def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key:
         if seg.index not in done:
             yield {**video, "segment": seg.index, "first_frame": first, "frames": seg.n_frames}
         first += seg.n_frames
+
+
+def _find(row: dict, config: PipelineConfig) -> list[RefSpec]:
+    return find_references(
+        row["input"],
+        row["relpath"],
+        row["kind"],
+        mirror=config.references,
+        run_wide=config.reference,
+    )
+
+
+def video_references(row: dict, info, config: PipelineConfig) -> list[RefSpec]:
+    """The video's references (vidcolor.guide.sidecars), checked against it: anchors as frames."""
+    specs = _find(row, config)
+    if not specs:
+        return []
+    tb = float(info.time_base)
+    times = [(p - info.frame_pts[0]) * tb for p in info.frame_pts]
+    shapes = [(info.width, info.height)]
+    if info.video.sample_aspect_ratio:  # a frame grab may be stored size or display shape
+        sar = float(Fraction(info.video.sample_aspect_ratio))
+        turned = info.rotation in (90, 270)
+        shapes.append(
+            (info.width, round(info.height / sar))
+            if turned
+            else (round(info.width * sar), info.height)
+        )
+    return resolve(specs, row["input"], times, shapes)
+
+
+def photo_references(row: dict, config: PipelineConfig) -> list[RefSpec]:
+    """A photo's references, checked against it (a photo is a one-frame film)."""
+    from vidcolor.image import image_size
+
+    specs = _find(row, config)
+    return resolve(specs, row["input"], [0.0], [image_size(row["input"])]) if specs else []

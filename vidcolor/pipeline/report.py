@@ -35,6 +35,8 @@ class InputResult:
     thumbnail: str | None = None  # before/after JPEG, see vidcolor.pipeline.thumbnails
     preview_png: str | None = None  # --preview contact sheet
     preview_mp4: str | None = None  # --preview side-by-side clip
+    # the references that steered it: name, kind, frame, time, shots reached, thumbnail
+    references: list[dict] = field(default_factory=list)
 
     def finish(self, started: float) -> None:
         self.wall_time = round(time.monotonic() - started, 3)

@@ -24,6 +24,8 @@ EMPTY = {
     "cut_times": np.zeros((0,), np.float64),
     # owned frames the decoder concealed (lost or broken: a neighbour repeated): (index, seconds)
     "concealed": np.zeros((0, 2), np.float64),
+    # owned frames each reference changed: (reference index in the plan, frame index in the video)
+    "reached": np.zeros((0, 2), np.int64),
 }
 
 # What a row asks of the stages: work (todo), or nothing: all its segments were already done
@@ -54,6 +56,9 @@ def new_row(uri: str, **fields) -> dict:
         "video_frames": 0,
         "duration": 0.0,
         "thumbnail": "",  # the report's before/after picture, relative to OUT
+        # a photo's references (JSON list of vidcolor.guide.sidecars.RefSpec; a video's are in
+        # its plan), then what the report says of them (JSON, see guide_report)
+        "references": "",
     }
     unknown = set(fields) - set(row)
     if unknown:

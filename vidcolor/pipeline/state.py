@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +21,7 @@ import pyarrow.fs as pafs
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
+from vidcolor.guide.sidecars import RefSpec
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.segments import Segment
 
@@ -33,18 +34,25 @@ class VideoPlan:
     source: VideoInfo  # without per-frame lists
     segments: list[Segment]
     first_pts: int  # pts of the video's first frame: scene-cut times count from it
+    references: list[RefSpec] = field(default_factory=list)  # checked, anchors as frames
+    reach: int = 0  # frames a keyframe's colours follow the flow each way
 
     def to_dict(self) -> dict:
         return {
             "source": self.source.to_dict(frame_lists=False),
             "segments": [s.to_dict() for s in self.segments],
             "first_pts": self.first_pts,
+            "references": [r.to_dict() for r in self.references],
+            "reach": self.reach,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> VideoPlan:
         segments = [Segment.from_dict(s) for s in d["segments"]]
-        return cls(VideoInfo.from_dict(d["source"]), segments, d["first_pts"])
+        refs = [RefSpec(**r) for r in d.get("references", [])]
+        return cls(
+            VideoInfo.from_dict(d["source"]), segments, d["first_pts"], refs, d.get("reach", 0)
+        )
 
 
 def state_key(input_uri: str, config_key: str) -> str:
@@ -81,7 +89,8 @@ class StateDir:
         return {i for i in range(n_segments) if PurePosixPath(self.segment_uri(i)).name in names}
 
     def write_notes(self, index: int, notes: dict) -> None:
-        """What the report needs of a segment: its scene cuts and concealed frames."""
+        """What the report needs of a segment: its scene cuts, concealed frames and which frames
+        each reference reached."""
         storage.write_bytes_atomic(self.notes_uri(index), json.dumps(notes).encode())
 
     def notes(self, index: int) -> dict:
@@ -89,7 +98,8 @@ class StateDir:
             notes = json.loads(storage.read_bytes(self.notes_uri(index)))
         except (VidcolorError, ValueError):
             notes = {}  # report-only; a lost file must not block the resume
-        return {"cuts": notes.get("cuts", []), "concealed": notes.get("concealed", [])}
+        keys = ("cuts", "concealed", "references")
+        return {k: notes.get(k, []) for k in keys}
 
     def local_segment(self, index: int, tmp: Path) -> Path:
         """A local path to segment ``index`` (downloaded into ``tmp`` when the state is on S3)."""

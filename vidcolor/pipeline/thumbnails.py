@@ -69,6 +69,28 @@ def thumbnail_or_warn(before_uri: str, after_uri: str, output_root: str, relpath
         return ""
 
 
+def reference_thumbnail(ref_uri: str, output_root: str, relpath: str, index: int) -> str:
+    """A small JPEG of reference ``index`` of the output at ``relpath`` (hint strokes over grey,
+    so transparent pixels show as such), beside its before/after; its path relative to
+    ``output_root``, or "" with a warning when it cannot be made."""
+    from vidcolor.image import read_rgba
+
+    rel = thumbnail_relpath(f"{relpath}.ref-{index}")
+    try:
+        rgb, alpha = read_rgba(ref_uri)
+        if alpha is not None:
+            rgb = (rgb * alpha[..., None] + 128.0 * (1.0 - alpha[..., None])).astype(np.uint8)
+        im = Image.fromarray(rgb)
+        width = max(1, round(im.width * THUMB_HEIGHT / im.height))
+        im = im.resize((width, THUMB_HEIGHT), Image.Resampling.BILINEAR)
+        with storage.atomic_output(storage.safe_join(output_root, rel)) as tmp:
+            im.save(tmp, format="JPEG", quality=80)
+    except Exception as err:  # noqa: BLE001 - a picture for the report, not the output
+        log.warning("%s: reference thumbnail failed (%s)", ref_uri, one_line(err, 200))
+        return ""
+    return rel
+
+
 def existing_thumbnail(output_root: str, relpath: str) -> str | None:
     """The thumbnail an earlier run wrote for this output (a skipped input keeps its picture)."""
     rel = thumbnail_relpath(relpath)

@@ -18,6 +18,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError, one_line
 from vidcolor.pipeline.config import PipelineConfig
+from vidcolor.pipeline.guide_report import entries, reached_ranges
 from vidcolor.pipeline.html_report import relative_to
 from vidcolor.pipeline.rows import guarded, scalars, with_payloads
 from vidcolor.pipeline.state import StateDir, read_plan
@@ -56,8 +57,9 @@ decode_segment_row = guarded(_decode, produces=("l", "times", "concealed"))
 
 
 def _smooth(row: dict, *, radius: int) -> dict:
-    """Smooth ab over time within the segment (context included), keep the owned frames, and
-    find the scene cuts that start on an owned frame (index and time in the video)."""
+    """Smooth ab over time within the segment (context included), steered by the video's
+    references when it has any (``vidcolor.guide.steer``), keep the owned frames, and find the
+    scene cuts that start on an owned frame (index and time in the video)."""
     import cv2
 
     from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
@@ -69,7 +71,12 @@ def _smooth(row: dict, *, radius: int) -> dict:
     ab = np.asarray(row["ab"], np.float32)
     cfg = SmoothingConfig(radius=radius)
     cuts = detect_cuts(l, threshold=cfg.cut_threshold, bins=cfg.hist_bins)
-    ab = smooth_ab(ab, l, cfg, cuts)
+    plan = read_plan(row["state"])
+    reached = None
+    if plan.references:
+        ab, reached = _steer(row, plan, l, ab, cuts, lambda x: smooth_ab(x, l, cfg, cuts))
+    else:
+        ab = smooth_ab(ab, l, cfg, cuts)
     owned = [c for c in cuts if lo <= c < hi]
     return with_payloads(
         row,
@@ -77,10 +84,29 @@ def _smooth(row: dict, *, radius: int) -> dict:
         cut_frames=np.asarray([row["first_frame"] + c - lo for c in owned], np.int64),
         cut_times=np.asarray([round(float(row["times"][c]), 3) for c in owned], np.float64),
         concealed=row["concealed"],
+        reached=reached,
     )
 
 
-smooth_segment_row = guarded(_smooth, produces=("ab", "cut_frames", "cut_times", "concealed"))
+def _steer(row: dict, plan, l: np.ndarray, ab: np.ndarray, cuts: list[int], smooth):  # noqa: E741
+    """The segment's ab steered by the references its frames need; and which reference reached
+    which owned frame, as (reference index, frame in the video) pairs."""
+    from vidcolor.guide.load import guides_for
+    from vidcolor.guide.steer import needed, steer_segment
+    from vidcolor.smooth import shot_numbers
+
+    first = row["first_frame"] - row["own_lo"]  # the video index of decoded frame 0
+    use = needed(plan.references, first, first + len(l), plan.reach)
+    guides = guides_for(plan.references, l.shape[2:], use)
+    out = steer_segment(l, ab, shot_numbers(cuts, len(l)), first, guides, plan.reach, smooth)
+    own = range(row["first_frame"], row["first_frame"] + row["own_hi"] - row["own_lo"])
+    pairs = [(i, t) for i, g in enumerate(guides) for t in sorted(g.reached) if t in own]
+    return out, np.asarray(pairs, np.int64).reshape(-1, 2)
+
+
+smooth_segment_row = guarded(
+    _smooth, produces=("ab", "cut_frames", "cut_times", "concealed", "reached")
+)
 
 
 def _encode(row: dict, *, config: PipelineConfig) -> dict:
@@ -97,7 +123,8 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
         for f, t in zip(row["cut_frames"], row["cut_times"], strict=True)
     ]
     concealed = [{"frame": int(f), "time": float(t)} for f, t in np.asarray(row["concealed"])]
-    state.write_notes(index, {"cuts": cuts, "concealed": concealed})
+    refs = reached_ranges(row["reached"])
+    state.write_notes(index, {"cuts": cuts, "concealed": concealed, "references": refs})
     uri = state.segment_uri(index)
     with storage.atomic_output(uri) as tmp:
         encode_segment(
@@ -132,6 +159,7 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
     notes = [state.notes(i) for i in range(n)]
     cuts = sorted((c for note in notes for c in note["cuts"]), key=lambda c: c["frame"])
     concealed = sorted((c for note in notes for c in note["concealed"]), key=lambda c: c["frame"])
+    runs = [r for note in notes for r in note["references"]]
     size = storage.size_of(output)
     state.remove()
     png, mp4 = _previews(row["input"], output) if config.preview else (None, None)
@@ -143,6 +171,9 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
         "thumbnail": thumbnail_or_warn(row["input"], output, output_root, row["relpath"]),
         "preview_png": relative_to(output_root, png),
         "preview_mp4": relative_to(output_root, mp4),
+        "references": entries(
+            plan.references, runs, cuts, output_root=output_root, relpath=row["relpath"]
+        ),
     }
 
 

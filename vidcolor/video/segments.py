@@ -38,9 +38,18 @@ class Segment:
 
 
 def plan_segments(
-    info: VideoInfo, segment_seconds: float = 10.0, overlap: int = 8
+    info: VideoInfo,
+    segment_seconds: float = 10.0,
+    overlap: int = 8,
+    anchors: tuple[int, ...] | list[int] = (),
+    reach: int = 0,
 ) -> list[Segment]:
-    """Cut at the first keyframe at least ``segment_seconds`` after the previous cut."""
+    """Cut at the first keyframe at least ``segment_seconds`` after the previous cut.
+
+    ``anchors`` (frame indices of references tied to a frame, ``vidcolor.guide``) reach ``reach``
+    frames each way: a segment whose frames (context included) lie within reach of one decodes
+    as context every frame up to it, so that what a reference does to a frame never depends on
+    where the segments were cut."""
     if segment_seconds <= 0:
         raise ValueError(f"segment_seconds must be positive, got {segment_seconds}")
     if overlap < 0:
@@ -61,6 +70,11 @@ def plan_segments(
         i1 = starts[k + 1] if k + 1 < len(starts) else n
         lo = max(0, i0 - overlap)
         hi = min(n, i1 + overlap)
+        for a in anchors:
+            if a < lo and i0 - a <= reach + overlap:
+                lo = a
+            if a >= hi and a - (i1 - 1) <= reach + overlap:
+                hi = min(n, a + 1)
         context_start = pts[lo]
         key_at = bisect.bisect_right(sorted_keys, context_start) - 1
         seek = sorted_keys[key_at] if key_at >= 0 else pts[0]
