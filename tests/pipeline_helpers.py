@@ -134,3 +134,21 @@ def check_video(src: Path, out: Path, *, audio: bool) -> dict:
     chroma = np.hypot(lab_out[..., 1], lab_out[..., 2])
     assert chroma.mean() > 5, chroma.mean()  # colour present, not grey
     return info
+
+
+def grey_clip(frames: np.ndarray, dst: Path, *, fps: int = 25, gop: int = 10) -> Path:
+    """A grey H.264 clip of uint8 RGB ``frames`` (N, H, W, 3), made by ffmpeg from PNGs (what an
+    archive's black-and-white film is: the true colours stay known to the test)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    pngs = dst.parent / f".{dst.stem}-frames"
+    pngs.mkdir(exist_ok=True)
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(pngs / f"{i:05d}.png")
+    cmd = ["ffmpeg", "-v", "error", "-y", "-framerate", str(fps), "-i", str(pngs / "%05d.png")]
+    cmd += ["-vf", "format=gray,format=yuv420p", "-c:v", "libx264", "-crf", "12"]
+    cmd += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+    subprocess.run([*cmd, str(dst)], check=True)
+    for png in pngs.iterdir():
+        png.unlink()
+    pngs.rmdir()
+    return dst

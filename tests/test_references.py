@@ -241,25 +241,32 @@ def test_segments_with_references_give_the_same_ab(real_photos, demo_model):
     ]
     images = {KEYFRAME: guide_image(crops[27])}
 
-    def steer(lo: int, hi: int) -> np.ndarray:
+    overlap = context_frames(smoothing)
+
+    def steer(lo: int, hi: int, window: tuple[int, int]) -> np.ndarray:
+        """As the finish stage does: the model's ab only in ``window`` (zeros elsewhere, as the
+        model actor leaves them), cuts found on every decoded frame, smoothing in the window."""
         guides = [Guide(r.kind, r.frame) for r in refs]
         for i in needed(refs, lo, hi, reach):
             guides[i].image = images.get(refs[i].kind)
             guides[i].matcher = matcher if refs[i].kind == FILM_PHOTO else None
-        cuts = detect_cuts(l_norm[lo:hi])
-        smooth = lambda x: smooth_ab(x, l_norm[lo:hi], smoothing, cuts)  # noqa: E731
+        model_ab = np.zeros_like(ab[lo:hi])
+        model_ab[window[0] : window[1]] = ab[lo + window[0] : lo + window[1]]
+        win_l = l_norm[lo + window[0] : lo + window[1]]
+        smooth = lambda x: smooth_ab(x, win_l, smoothing, detect_cuts(win_l))  # noqa: E731
         shot = np.zeros(hi - lo, int)
-        return steer_segment(l_norm[lo:hi], ab[lo:hi], shot, lo, guides, reach, smooth)
+        return steer_segment(l_norm[lo:hi], model_ab, shot, lo, guides, reach, smooth, window)
 
-    whole = steer(0, n)
+    whole = steer(0, n, (0, n))
 
     def in_segments(anchors: list[int]) -> np.ndarray:
         parts = []
-        overlap = context_frames(smoothing)
         for seg in plan_segments(fake_video(n, 10), 0.4, overlap, anchors=anchors, reach=reach):
-            lo = seg.start_pts - seg.n_before
-            out = steer(lo, seg.start_pts + seg.n_frames + seg.n_after)
-            parts.append(out[seg.n_before : seg.n_before + seg.n_frames])
+            lo, hi = seg.start_pts - seg.n_before, seg.start_pts + seg.n_frames + seg.n_after
+            own = (seg.n_before, seg.n_before + seg.n_frames)
+            window = (max(0, own[0] - overlap), min(hi - lo, own[1] + overlap))
+            out = steer(lo, hi, window)
+            parts.append(out[own[0] - window[0] : own[1] - window[0]])
         return np.concatenate(parts)
 
     assert np.abs(in_segments([27]) - whole).max() < SEAM_TOLERANCE

@@ -82,14 +82,18 @@ def steer_segment(
     guides: list[Guide],
     reach: int,
     smooth,
+    window: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The colours of decoded frames ``l`` (N, 1, h, w) whose model ab is ``ab`` (N, 2, h, w),
-    steered (module docstring). ``shot``: (N,) shot number per frame; ``first``: the video index
-    of frame 0; ``guides``: the video's references, the ones :func:`needed` names loaded;
-    ``smooth(ab) -> ab``: the temporal smoothing. Records in each guide the frames it reached."""
-    corrected = np.stack([_per_frame(l, ab, t, shot, first, guides, reach) for t in range(len(ab))])
-    smoothed = smooth(corrected)
-    return _chains(l, smoothed, shot, first, guides, reach)
+    steered (module docstring), for the frames ``window`` = (lo, hi) (all by default; frames
+    outside it are there for the chains, which need only their L, and their ab is not read).
+    ``shot``: (N,) shot number per frame; ``first``: the video index of frame 0; ``guides``: the
+    video's references, the ones :func:`needed` names loaded; ``smooth(ab) -> ab``: the temporal
+    smoothing of the window's frames. Records in each guide the frames it reached."""
+    lo, hi = window or (0, len(l))
+    corrected = [_per_frame(l, ab, t, shot, first, guides, reach) for t in range(lo, hi)]
+    smoothed = smooth(np.stack(corrected))
+    return _chains(l, smoothed, shot, first, guides, reach, lo)
 
 
 def _per_frame(l, ab, t: int, shot, first: int, guides: list[Guide], reach: int) -> np.ndarray:  # noqa: E741
@@ -127,9 +131,9 @@ def _same_shot(shot: np.ndarray, first: int, t: int, g: Guide) -> bool:
     return 0 <= a < len(shot) and shot[a] == shot[t]
 
 
-def _chains(l, smoothed, shot, first: int, guides: list[Guide], reach: int) -> np.ndarray:  # noqa: E741
-    """Step 3 of the module docstring."""
-    n = len(smoothed)
+def _chains(l, smoothed, shot, first: int, guides: list[Guide], reach: int, lo: int) -> np.ndarray:  # noqa: E741
+    """Step 3 of the module docstring, for the frames lo:lo + len(smoothed) of ``l``."""
+    n = len(l)
     flows = PairFlows(l) if n > 1 else None
     carried = []  # (guide, its frame in the segment, ab (N, 2, h, w), conf (N, h, w))
     for g in guides:
@@ -148,10 +152,12 @@ def _chains(l, smoothed, shot, first: int, guides: list[Guide], reach: int) -> n
     if not carried:
         return smoothed
     out = np.array(smoothed, np.float32)
-    for t in range(n):
-        out[t] = _combine(l[t, 0], smoothed[t], [(g, t - a, x[t], c[t]) for g, a, x, c in carried])
+    frames = range(lo, lo + len(smoothed))
+    for t in frames:
+        chains = [(g, t - a, x[t], c[t]) for g, a, x, c in carried]
+        out[t - lo] = _combine(l[t, 0], smoothed[t - lo], chains)
     for g, _, _, conf in carried:
-        g.reached |= {first + t for t in range(n) if conf[t].mean() > REACHED_COVER}
+        g.reached |= {first + t for t in frames if conf[t].mean() > REACHED_COVER}
     return out
 
 

@@ -7,7 +7,14 @@ import os
 
 import numpy as np
 
-from vidcolor.pipeline.rows import TODO, batch_to_rows, failed, rows_to_batch, with_payloads
+from vidcolor.pipeline.rows import (
+    TODO,
+    batch_to_rows,
+    failed,
+    model_window,
+    rows_to_batch,
+    with_payloads,
+)
 
 
 def frame_key(frame: np.ndarray, video: str, time: float) -> bytes:
@@ -71,18 +78,26 @@ class ColouriseActor:
         self.inferred = 0  # frames through the model (the rest came from ``recent``)
 
     def predict_segment(self, row: dict) -> np.ndarray:
-        """A video segment's ``l`` -> float16 ab, reusing the previous segment's shared frames."""
+        """A video segment's ``l`` -> float16 ab, reusing the previous segment's shared frames.
+        Only the frames whose colours matter are inferred (``rows.model_window``: a segment near
+        a reference decodes more, for its flow); the others' ab is 0."""
         frames = np.asarray(row["l"])
+        lo, hi = model_window(row)
+        out = np.zeros((len(frames), 2, *frames.shape[2:]), np.float16)
         if not self.reuse_context:
-            return self._infer(frames)
-        keys = [frame_key(f, row["input"], t) for f, t in zip(frames, row["times"], strict=True)]
+            out[lo:hi] = self._infer(frames[lo:hi])
+            return out
+        window = range(lo, hi)
+        keys = [frame_key(frames[i], row["input"], row["times"][i]) for i in window]
         ab: list[np.ndarray | None] = [self.recent.get(k) for k in keys]
         todo = [i for i, x in enumerate(ab) if x is None]
-        for i, x in zip(todo, self._infer(frames[todo]), strict=True):
+        for i, x in zip(todo, self._infer(frames[lo:hi][todo]), strict=True):
             ab[i] = x
         shared = shared_frames(len(frames), row["own_lo"], row["own_hi"], self.context_frames)
-        self.recent = {k: x for k, x, keep in zip(keys, ab, shared, strict=True) if keep}
-        return np.stack(ab) if ab else self._infer(frames)  # no frames: an empty array
+        self.recent = {k: x for k, x, i in zip(keys, ab, window, strict=True) if shared[i]}
+        if ab:
+            out[lo:hi] = np.stack(ab)
+        return out
 
     def _infer(self, frames: np.ndarray) -> np.ndarray:
         """The model on every frame, ``batch_size`` per forward pass; float16 ab."""

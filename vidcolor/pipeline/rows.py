@@ -48,6 +48,10 @@ def new_row(uri: str, **fields) -> dict:
         "first_frame": 0,  # index in the video of the segment's first owned frame
         "own_lo": 0,  # rows of ``l`` that the segment owns (the rest is smoothing context)
         "own_hi": 0,
+        # rows of ``l`` the model colours: owned + smoothing context (0, 0: all). A segment near
+        # a reference decodes further out, for its flow only (vidcolor.video.segments).
+        "infer_lo": 0,
+        "infer_hi": 0,
         "frames": 0,  # owned frames in this row
         "inferred": 0,  # frames the model ran on for this row (not those it had just seen)
         "bytes": 0,  # bytes this row wrote under the output
@@ -65,6 +69,11 @@ def new_row(uri: str, **fields) -> dict:
         raise KeyError(f"not row columns: {sorted(unknown)}")
     row.update(fields)
     return row
+
+
+def model_window(row: dict) -> tuple[int, int]:
+    """The rows of ``l`` whose colours matter (``infer_lo:infer_hi``; all when unset)."""
+    return (row["infer_lo"], row["infer_hi"]) if row["infer_hi"] else (0, len(row["l"]))
 
 
 def scalars(row: dict) -> dict:

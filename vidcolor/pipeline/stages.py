@@ -39,7 +39,7 @@ def load_row(row: dict, *, config: PipelineConfig) -> dict:
     """The model's input: ``l`` (N, 1, h, w) float16 (and a video's frame ``times`` and
     ``concealed`` frames)."""
     if row["kind"] == "video":
-        kw = {"deinterlace": config.deinterlace}
+        kw = {"deinterlace": config.deinterlace, "context": config.overlap}
         out = videos.decode_segment_row(row, model_size=config.model_size, **kw)
     elif row["kind"] == "image":
         out = images.read_image_row(row, model_size=config.model_size)

@@ -20,7 +20,7 @@ from vidcolor.errors import VidcolorError, one_line
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.guide_report import entries, reached_ranges
 from vidcolor.pipeline.html_report import relative_to
-from vidcolor.pipeline.rows import guarded, scalars, with_payloads
+from vidcolor.pipeline.rows import guarded, model_window, scalars, with_payloads
 from vidcolor.pipeline.state import StateDir, read_plan
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ def _state(row: dict, config: PipelineConfig) -> StateDir:
     return StateDir(row["state"], config.encode_settings().segment_suffix())
 
 
-def _decode(row: dict, *, model_size: int, deinterlace: bool = False) -> dict:
+def _decode(row: dict, *, model_size: int, context: int, deinterlace: bool = False) -> dict:
+    """The segment's L at model resolution (context included: ``context`` frames each side for
+    the smoothing, more near a reference), its frame times and concealed frames."""
     from vidcolor.video.decode import decode_segment
 
     plan = read_plan(row["state"])
@@ -45,8 +47,15 @@ def _decode(row: dict, *, model_size: int, deinterlace: bool = False) -> dict:
     times = (decoded.pts - plan.first_pts).astype(np.float64) * float(plan.source.time_base)
     lost = np.searchsorted(decoded.pts, np.asarray(decoded.concealed, np.int64))
     concealed = np.stack([row["first_frame"] + lost - own.start, times[lost].round(3)], axis=1)
+    window = max(0, own.start - context), min(len(decoded.pts), own.stop + context)
     return with_payloads(
-        {**row, "own_lo": own.start, "own_hi": own.stop},
+        {
+            **row,
+            "own_lo": own.start,
+            "own_hi": own.stop,
+            "infer_lo": window[0],
+            "infer_hi": window[1],
+        },
         l=decoded.l_small.astype(np.float16),
         times=times,
         concealed=concealed.astype(np.float64).reshape(-1, 2),
@@ -68,19 +77,26 @@ def _smooth(row: dict, *, radius: int) -> dict:
     cv2.setNumThreads(codec_threads())  # OpenCV's default is every core, in a 1-CPU task
     lo, hi = row["own_lo"], row["own_hi"]
     l = np.asarray(row["l"], np.float32)  # noqa: E741
-    ab = np.asarray(row["ab"], np.float32)
     cfg = SmoothingConfig(radius=radius)
     cuts = detect_cuts(l, threshold=cfg.cut_threshold, bins=cfg.hist_bins)
+    # The frames whose colours matter; further out (near a reference) L only, for the flow.
+    start, stop = model_window(row)
+    l_win = l[start:stop]
+    cuts_win = [c - start for c in cuts if start < c < stop]
+
+    def smooth(ab: np.ndarray) -> np.ndarray:
+        return smooth_ab(ab, l_win, cfg, cuts_win)
+
     plan = read_plan(row["state"])
     reached = None
     if plan.references:
-        ab, reached = _steer(row, plan, l, ab, cuts, lambda x: smooth_ab(x, l, cfg, cuts))
+        ab, reached = _steer(row, plan, l, (start, stop), cuts, smooth)
     else:
-        ab = smooth_ab(ab, l, cfg, cuts)
+        ab = smooth(np.asarray(row["ab"][start:stop], np.float32))
     owned = [c for c in cuts if lo <= c < hi]
     return with_payloads(
         row,
-        ab=ab[lo:hi].astype(np.float16),
+        ab=ab[lo - start : hi - start].astype(np.float16),
         cut_frames=np.asarray([row["first_frame"] + c - lo for c in owned], np.int64),
         cut_times=np.asarray([round(float(row["times"][c]), 3) for c in owned], np.float64),
         concealed=row["concealed"],
@@ -88,9 +104,9 @@ def _smooth(row: dict, *, radius: int) -> dict:
     )
 
 
-def _steer(row: dict, plan, l: np.ndarray, ab: np.ndarray, cuts: list[int], smooth):  # noqa: E741
-    """The segment's ab steered by the references its frames need; and which reference reached
-    which owned frame, as (reference index, frame in the video) pairs."""
+def _steer(row: dict, plan, l: np.ndarray, window: tuple[int, int], cuts: list[int], smooth):  # noqa: E741
+    """The ab of the segment's ``window`` frames steered by the references its frames need; and
+    which reference reached which owned frame, as (reference index, frame in the video) pairs."""
     from vidcolor.guide.load import guides_for
     from vidcolor.guide.steer import needed, steer_segment
     from vidcolor.smooth import shot_numbers
@@ -98,7 +114,9 @@ def _steer(row: dict, plan, l: np.ndarray, ab: np.ndarray, cuts: list[int], smoo
     first = row["first_frame"] - row["own_lo"]  # the video index of decoded frame 0
     use = needed(plan.references, first, first + len(l), plan.reach)
     guides = guides_for(plan.references, l.shape[2:], use)
-    out = steer_segment(l, ab, shot_numbers(cuts, len(l)), first, guides, plan.reach, smooth)
+    ab = np.asarray(row["ab"], np.float32)
+    shot = shot_numbers(cuts, len(l))
+    out = steer_segment(l, ab, shot, first, guides, plan.reach, smooth, window)
     own = range(row["first_frame"], row["first_frame"] + row["own_hi"] - row["own_lo"])
     pairs = [(i, t) for i, g in enumerate(guides) for t in sorted(g.reached) if t in own]
     return out, np.asarray(pairs, np.int64).reshape(-1, 2)
