@@ -7,7 +7,10 @@ so the true colours of every frame are known."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -43,6 +46,37 @@ from vidcolor.video.segments import plan_segments
 
 PAN_PX = 2  # per frame
 SMOOTHING = SmoothingConfig(radius=3)
+# Set to a path (relative to the checkout) to write README's before/after picture from the tests.
+PICTURE_ENV = "VIDCOLOR_STEERING_PICTURE"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def save_picture(name: str, panels: list[np.ndarray]) -> None:
+    """One row of the README picture (panels side by side, 2 px apart), when PICTURE_ENV is
+    set: rows written by different tests are stacked in the file, in test order."""
+    target = os.environ.get(PICTURE_ENV)
+    if not target:
+        return
+    height = 192
+    scaled = [
+        cv2.resize(
+            p, (round(p.shape[1] * height / p.shape[0]), height), interpolation=cv2.INTER_AREA
+        )
+        for p in panels
+    ]
+    gap = np.full((height, 2, 3), 255, np.uint8)
+    row = np.hstack([x for p in scaled for x in (p, gap)][:-1])
+    rows_dir = Path(tempfile.gettempdir()) / "vidcolor-steering-rows"
+    rows_dir.mkdir(exist_ok=True)
+    Image.fromarray(row).save(rows_dir / f"{name}.png")
+    rows = [np.asarray(Image.open(p)) for p in sorted(rows_dir.glob("*.png"))]
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    Image.fromarray(np.vstack(rows)[:-2]).save(ROOT / target)
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    return np.repeat(lab_of_rgb(rgb)[..., :1] * 2.55, 3, axis=2).clip(0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -118,6 +152,31 @@ def test_keyframe_reference_carries_through_the_shot(astronaut_pan, key):
     assert scores(crops, big_l, out, near)[1] >= scores(crops, big_l, alone, near)[1] + 6.0
     assert np.abs(out[key] - guide.image.ab).mean() * 128 <= 1.0
     assert guide.reached == set(range(n))
+    if key == 0:  # README: the reference, the grey frame 1.2 s later, the model alone, steered
+        t = 30
+        panels = [
+            crops[0],
+            grey(crops[t]),
+            merge_l_ab(big_l[t], alone[t]),
+            merge_l_ab(big_l[t], out[t]),
+        ]
+        save_picture("1-keyframe", panels)
+
+
+def test_keyframe_reaches_beyond_its_chain_by_correspondence(tmp_path, astronaut_pan):
+    """A shot longer than the keyframe's reach (8 frames here, seconds in a film): the frames
+    beyond it get the keyframe's colours by correspondence (the same scene, moved), loaded as the
+    finish stage loads them, and score far above the model alone."""
+    crops, big_l, l_norm, ab = astronaut_pan
+    Image.fromarray(crops[0]).save(tmp_path / "frame-000000.png")
+    specs = [RefSpec(str(tmp_path / "frame-000000.png"), "frame-000000.png", KEYFRAME, 0)]
+    guides = guides_for(specs, l_norm.shape[2:], needed(specs, 0, 40, 8))
+    smooth = smoother(l_norm, [])
+    out = steer_segment(l_norm, ab, np.zeros(40, int), 0, guides, 8, smooth)
+    far = range(20, 40)
+    hue, alone = scores(crops, big_l, out, far)[0], scores(crops, big_l, smooth(ab), far)[0]
+    assert hue >= alone + 0.2, (hue, alone)
+    assert set(far) <= guides[0].reached
 
 
 def test_reference_colours_do_not_cross_a_cut(real_photos, demo_model, astronaut_pan):
@@ -181,6 +240,10 @@ def test_hint_stroke_colours_its_object_not_the_neighbour(real_photos, demo_mode
     assert np.hypot(*out[:, crema]).mean() * 128 > 30  # really green, not a grey tint
     assert np.abs(out - ab)[:, red].mean() * 128 < 2.0  # Lab units
     assert guide.reached == {0}
+    rgb = merge_l_ab(big_l, ab)
+    marked = grey(rgb)
+    marked[alpha > 0.5] = (40, 170, 60)
+    save_picture("2-hints", [marked, rgb, merge_l_ab(big_l, out)])
 
 
 def test_reference_photo_of_another_crop_lifts_hue_agreement(real_photos, demo_model):
@@ -353,6 +416,6 @@ def test_loaded_guides_are_at_model_resolution(tmp_path, real_photos):
         RefSpec(str(tmp_path / "key.png"), "p", FILM_PHOTO),
     ]
     key, photo = guides_for(specs, (256, 384))
-    assert key.image.ab.shape == (2, 256, 384) and key.matcher is None
+    assert key.image.ab.shape == (2, 256, 384) and key.matcher.ref is key.image
     assert min(photo.matcher.ref.size) == 256 and photo.image is None
     assert guides_for(specs, (256, 384), use=[1])[0].image is None

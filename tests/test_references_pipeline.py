@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+from pathlib import Path
 
 import av
 import numpy as np
@@ -148,3 +150,45 @@ def test_bad_reference_fails_its_input_with_one_line(run_cli, tmp_path, real_pho
     ]
     assert (tmp_path / "out" / "good.png").is_file()
     assert not (tmp_path / "out" / "broken.png").exists()
+
+
+def test_plan_with_references_resumes_and_a_changed_reference_starts_afresh(tmp_path, bikes):
+    """A film's plan holds its references (checked, anchors as frames); its segments near the
+    keyframe decode back to it; finished segments are kept on a rerun; a reference that changes
+    is a new resume key, so no segment made without it is reused."""
+    from pipeline_helpers import cut_clip
+
+    from vidcolor.pipeline.plan import input_rows, plan_input
+    from vidcolor.pipeline.run import config_key
+    from vidcolor.pipeline.state import read_plan
+
+    src = cut_clip(
+        bikes, tmp_path / "in" / "bikes.mp4", seconds=1.6, width=128, gop=10, audio=False
+    )
+    (tmp_path / "in" / "bikes.refs").mkdir()
+    key = tmp_path / "in" / "bikes.refs" / "00-00-01.200.png"  # frame 30
+    Image.new("RGB", (256, 108), (30, 160, 30)).save(key)  # twice the size
+    config = PipelineConfig(model_size=64, segment_seconds=0.4, smoothing=1, reference_reach=0.5)
+    out = str(tmp_path / "out")
+
+    def plan():
+        [listed] = input_rows([str(src)], out, config)
+        return list(
+            plan_input(listed, output_root=out, config=config, config_key=config_key(config))
+        )
+
+    rows = plan()
+    saved = read_plan(rows[0]["state"])
+    assert [(r.kind, r.frame, r.time) for r in saved.references] == [("keyframe", 30, 1.2)]
+    assert saved.reach == round(0.5 * 25)
+    # owned 0-9 lies within reach (12) + smoothing context (12) of frame 30: decoded up to it
+    first = saved.segments[0]
+    assert first.n_frames + first.n_after == 31
+    state = Path(rows[0]["state"])
+    (state / "seg-00001.mov").write_bytes(b"done")
+    again = plan()
+    assert [r["segment"] for r in again] == [0, 2, 3] and again[0]["state"] == str(state)
+    Image.new("RGB", (256, 108), (160, 30, 30)).save(key)  # the colourist changed their mind
+    os.utime(key, (1, 1))
+    changed = plan()
+    assert changed[0]["state"] != str(state) and [r["segment"] for r in changed] == [0, 1, 2, 3]

@@ -19,6 +19,7 @@ BENCHMARKS = {
     "frames": "ffmpeg -> PNG -> model -> ffmpeg workflow vs vidcolor (speed, disk)",
     "memory": "peak RSS of all Ray processes, clip vs the clip 10x",
     "smoothing": "flicker, warping error, CDC, ab-PSNR: smoothing off / old / new (3 clips)",
+    "references": "hue agreement, ab-PSNR, ms/frame: model alone / keyframe / reference photo",
     "train": "training samples/s with 1 and 2 workers (benchmarks/train_throughput.py)",
     "scale": "driver memory and writes for 30/300/1,000 clips, first output, S3 GETs per MB",
     "gpu": "the model stage on a CUDA GPU: frames/s of the demo and paper-size models",

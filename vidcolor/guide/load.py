@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from vidcolor.guide.match import PhotoMatcher
 from vidcolor.guide.reference import GuideImage, guide_image
-from vidcolor.guide.sidecars import FILM_PHOTO, SHOT_PHOTO, RefSpec
+from vidcolor.guide.sidecars import FILM_PHOTO, KEYFRAME, SHOT_PHOTO, RefSpec
 from vidcolor.guide.steer import Guide
 
 
@@ -25,6 +25,8 @@ def guides_for(
                 g.matcher = _matcher(spec.uri, min(size))
             else:
                 g.image = _frame_guide(spec.uri, tuple(size))
+            if spec.kind == KEYFRAME:  # beyond its reach it works by correspondence
+                g.matcher = _keyframe_matcher(spec.uri, tuple(size))
         guides.append(g)
     return guides
 
@@ -47,3 +49,8 @@ def _matcher(uri: str, short_side: int) -> PhotoMatcher:
     rgb, _ = read_rgba(uri)
     size = model_resolution(rgb.shape[0], rgb.shape[1], short_side)
     return PhotoMatcher(guide_image(rgb, None, size))
+
+
+@lru_cache(maxsize=8)
+def _keyframe_matcher(uri: str, size: tuple[int, int]) -> PhotoMatcher:
+    return PhotoMatcher(_frame_guide(uri, size))
