@@ -6,7 +6,8 @@ Each clip is made grey, colourised once by the model, then steered as the pipeli
 does (the whole clip as one segment, smoothing 3): by nothing (the model alone), by a keyframe
 reference at the first frame (the true colour frame, as a colourist would give it), and by a
 reference photo that is not a frame (the true colours of the clip's middle frame, cropped to its
-central 70 % and scaled: a still of the set). Scores against the true colours: hue agreement and
+central 70 % and scaled: a still of the set), given for the whole film and then for its shot
+only. Scores against the true colours: hue agreement and
 ab-PSNR over the first second and over the whole clip, and the extra CPU per frame the steering
 costs over the smoothing alone (one thread, one core).
 
@@ -84,7 +85,7 @@ def steered_versions(frames, l_small, ab, fps: float):
 
     from vidcolor.guide.match import PhotoMatcher
     from vidcolor.guide.reference import guide_image
-    from vidcolor.guide.sidecars import FILM_PHOTO, KEYFRAME
+    from vidcolor.guide.sidecars import FILM_PHOTO, KEYFRAME, SHOT_PHOTO
     from vidcolor.guide.steer import Guide, steer_segment
     from vidcolor.models.resolution import model_resolution
     from vidcolor.smooth import SmoothingConfig, detect_cuts, shot_numbers, smooth_ab
@@ -103,19 +104,22 @@ def steered_versions(frames, l_small, ab, fps: float):
         guide = Guide(KEYFRAME, 0, image, PhotoMatcher(image))
         return steer_segment(l_small, ab, shot, 0, [guide], reach, smooth)
 
-    def photo():
-        middle = frames[len(frames) // 2]
-        h, w = middle.shape[:2]
-        crop = middle[int(h * 0.15) : int(h * 0.85), int(w * 0.15) : int(w * 0.85)]
-        crop = cv2.resize(crop, (int(crop.shape[1] * 0.8), int(crop.shape[0] * 0.8)))
-        ref_size = model_resolution(crop.shape[0], crop.shape[1], min(size))
-        guide = Guide(FILM_PHOTO, matcher=PhotoMatcher(guide_image(crop, None, ref_size)))
+    middle = len(frames) // 2
+    h, w = frames.shape[1:3]
+    crop = frames[middle][int(h * 0.15) : int(h * 0.85), int(w * 0.15) : int(w * 0.85)]
+    crop = cv2.resize(crop, (int(crop.shape[1] * 0.8), int(crop.shape[0] * 0.8)))
+    ref_size = model_resolution(crop.shape[0], crop.shape[1], min(size))
+    matcher = PhotoMatcher(guide_image(crop, None, ref_size))
+
+    def photo(kind: str):
+        guide = Guide(kind, middle if kind == SHOT_PHOTO else None, matcher=matcher)
         return steer_segment(l_small, ab, shot, 0, [guide], reach, smooth)
 
     return cuts, [
         ("model alone (smoothing 3)", lambda: smooth(ab)),
         ("keyframe reference at the first frame", keyframe),
-        ("reference photo (middle frame, cropped and scaled)", photo),
+        ("reference photo for the film (middle frame, cropped, scaled)", lambda: photo(FILM_PHOTO)),
+        ("the same as a shot photo (shot-NNN: its shot only)", lambda: photo(SHOT_PHOTO)),
     ]
 
 
