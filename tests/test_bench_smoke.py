@@ -187,3 +187,19 @@ def test_scale_bench_smoke(tmp_path):
     assert all(r["driver write share"] > 0 and r["driver peak RSS MiB"] > 0 for r in rows), rows
     [s3] = result.tables["S3 -> S3 on moto_server"]
     assert s3["GET (objects)"] > 0 and s3["LIST"] > 0 and s3["GETs per MB"] > 0
+
+
+def test_references_bench_smoke(tmp_path):
+    """The references bench's tables, with the width-4 model: on the pan the keyframe row beats
+    the model alone (its keyframe is the truth), every method row is there."""
+    from benchmarks import references
+
+    result = references.run(tmp_path, smoke=True)
+    clips = [rows for caption, rows in result.tables.items() if caption.startswith("Clip:")]
+    assert len(clips) == 2 and all(len(rows) == 4 for rows in clips)
+    alone, keyframe = clips[1][0], clips[1][1]
+    assert keyframe["hue agreement, all"] > alone["hue agreement, all"] + 0.3
+    methods = result.tables[next(c for c in result.tables if c.startswith("Reference photo"))]
+    assert methods[-1]["method"].startswith("vidcolor") and methods[-1]["photos"] == 2
+    hints = result.tables[next(c for c in result.tables if c.startswith("Hint"))]
+    assert [r["confidence from"].split()[0] for r in hints] == ["geodesic", "the"]
