@@ -18,10 +18,11 @@ import time
 
 import ray
 
+from vidcolor.train.config import TrainConfig
 from vidcolor.train.trainer import run_training
-from vidcolor.train.worker import TrainConfig
 
-DEMO_DISC = dict(patch_size=16, dim=128, depth=2, heads=4, dim_head=32, mlp_dim=256)
+DEMO_DISC = dict(disc_patch=16, disc_dim=128, disc_depth=2, disc_heads=4, disc_dim_head=32,
+                 disc_mlp_dim=256)  # fmt: skip
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
                     data=[args.data], output=out, workers=workers, gpu=args.gpu,
                     cpus_per_worker=None, max_steps=args.steps,  # default sizing
                     epochs=1000, report_every=args.window, batch_size=args.batch_size,
-                    image_size=128, width=16, disc=DEMO_DISC, crops_per_image=16,
+                    image_size=128, width=16, **DEMO_DISC, crops_per_image=16,
                     heldout_fraction=0.05,
                 )
             )  # fmt: skip

@@ -79,7 +79,8 @@ def test_the_driver_s_check_reads_the_whole_file_without_torch(tmp_path):
         read_metadata(str(path))
     check = (
         "import sys; from vidcolor.pipeline.config import PipelineConfig; "
-        "from vidcolor.pipeline.run import check_checkpoint, config_key; "
+        "from vidcolor.pipeline.run import check_checkpoint; "
+        "from vidcolor.pipeline.state import config_key; "
         "c = PipelineConfig(); check_checkpoint(c); config_key(c); print('torch' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)

@@ -18,9 +18,8 @@ from vidcolor.pipeline import PipelineConfig, colourise_sequential, colourise_vi
 from vidcolor.pipeline.model import ColouriseActor
 from vidcolor.pipeline.plan import input_rows, plan_input
 from vidcolor.pipeline.rows import DONE, FAILED, SKIPPED, TODO
-from vidcolor.pipeline.run import config_key
 from vidcolor.pipeline.stages import finish_row, load_row
-from vidcolor.pipeline.state import read_plan
+from vidcolor.pipeline.state import config_key, read_plan
 
 
 def test_config_rejects_bad_values():

@@ -159,8 +159,7 @@ def test_plan_with_references_resumes_and_a_changed_reference_starts_afresh(tmp_
     from pipeline_helpers import cut_clip
 
     from vidcolor.pipeline.plan import input_rows, plan_input
-    from vidcolor.pipeline.run import config_key
-    from vidcolor.pipeline.state import read_plan
+    from vidcolor.pipeline.state import config_key, read_plan
 
     src = cut_clip(
         bikes, tmp_path / "in" / "bikes.mp4", seconds=1.6, width=128, gop=10, audio=False

@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vidcolor.train.worker import TrainConfig
+from vidcolor.train.config import TrainConfig
 
 BUCKET = "vidcolor-train"
 TINY = dict(
@@ -23,7 +23,12 @@ TINY = dict(
     width=4,
     batch_size=2,
     cpus_per_worker=0.5,  # 2 workers + Ray Data tasks on the 2-CPU test cluster
-    disc=dict(patch_size=16, dim=32, depth=1, heads=2, dim_head=8, mlp_dim=32),
+    disc_patch=16,
+    disc_dim=32,
+    disc_depth=1,
+    disc_heads=2,
+    disc_dim_head=8,
+    disc_mlp_dim=32,
     heldout_fraction=0.2,
     crops_per_image=3,
     report_every=2,

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from vidcolor.errors import CheckpointError, UsageError
 from vidcolor.models import ModelConfig, ViTDiscriminator, build_generator
+from vidcolor.train.config import TrainConfig
 from vidcolor.train.resources import DATA_CPUS, plan_resources
 from vidcolor.train.state import (
     Position,
@@ -30,7 +31,6 @@ from vidcolor.train.state import (
     save_training_state,
 )
 from vidcolor.train.step import GANConfig, gan_step, make_optimizers
-from vidcolor.train.worker import TrainConfig, _lr_at
 
 TINY_DISC = dict(patch_size=16, dim=32, depth=1, heads=2, dim_head=8, mlp_dim=32)
 
@@ -69,11 +69,11 @@ def test_workers_are_sized_to_leave_cpu_for_data_or_refused():
 
 def test_lr_follows_the_world_size():
     cfg = TrainConfig(lr=1e-4, lr_drop_step=10, lr_drop_factor=0.1)
-    assert _lr_at(cfg, 0, 1) == pytest.approx(1e-4)
-    assert _lr_at(cfg, 0, 4) == pytest.approx(2e-4)  # sqrt(4) by default
-    assert _lr_at(cfg, 10, 4) == pytest.approx(2e-5)
-    assert _lr_at(TrainConfig(lr=1e-4, lr_scaling="linear"), 0, 4) == pytest.approx(4e-4)
-    assert _lr_at(TrainConfig(lr=1e-4, lr_scaling="none"), 0, 4) == pytest.approx(1e-4)
+    assert cfg.lr_at(0, 1) == pytest.approx(1e-4)
+    assert cfg.lr_at(0, 4) == pytest.approx(2e-4)  # sqrt(4) by default
+    assert cfg.lr_at(10, 4) == pytest.approx(2e-5)
+    assert TrainConfig(lr=1e-4, lr_scaling="linear").lr_at(0, 4) == pytest.approx(4e-4)
+    assert TrainConfig(lr=1e-4, lr_scaling="none").lr_at(0, 4) == pytest.approx(1e-4)
 
 
 def _saved_run(tmp_path, real_photos):

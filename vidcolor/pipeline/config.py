@@ -1,4 +1,5 @@
-"""One dataclass holds every knob of a colourisation run (CLI, Python API and Ray job share it)."""
+"""One dataclass holds every knob of a colourisation run (CLI, Python API and Ray job share it);
+each option's flag, help and range are its field's (vidcolor/options.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 from dataclasses import asdict, dataclass
 
 from vidcolor.errors import UsageError
+from vidcolor.options import above, at_least, check_options, option, within
+from vidcolor.video.codecs import CODECS
 
 # Fields that change the pixels of a segment (the output key hashes them).
 _PIXEL_FIELDS = (
@@ -21,68 +24,164 @@ _PIXEL_FIELDS = (
 )
 STATE_VERSION = 3  # bump when the state files' meaning changes, so old state is not reused
 MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (its autoscaling upper bound)
+DEVICES = ("auto", "cpu", "cuda")  # auto: cuda when the cluster has or can add GPUs
 
 
 @dataclass
 class PipelineConfig:
-    checkpoint: str | None = None  # generator .safetensors; None = the shipped demo checkpoint
-    inception_weights: str | None = None  # Inception-v3 weights, for vit-i-gan checkpoints
-    model_size: int = 256  # short side the model sees (multiple of 32)
-    codec: str = "h264"  # h264 | h265 | ffv1 | prores
-    crf: int = 18  # h264/h265 quality (lower = better)
-    preset: str = "veryfast"  # x264/x265 speed preset
-    deinterlace: bool = False  # bwdif before the model and the merge (decode and encode stages)
-    smoothing: int = 3  # temporal smoothing strength (vidcolor.smooth); 0 = off
-    segment_seconds: float = 10.0  # a video is cut into keyframe-aligned segments about this long
-    references: str | None = None  # a tree of references mirroring the inputs (vidcolor.guide)
-    reference: str | None = None  # a reference photo for every input without references of its own
-    reference_reach: float = (
-        4.0  # seconds a keyframe's colours follow the flow (then: correspondence)
+    # model
+    checkpoint: str | None = option(  # None = the shipped demo checkpoint
+        None,
+        group="model",
+        metavar="FILE",
+        help="generator .safetensors (default: the shipped demo)",
     )
-    batch_size: int = 16  # frames per model forward pass
-    num_actors: int | None = None  # fixed size of the model actor pool (overrides min/max)
-    min_actors: int = 1
-    max_actors: int | None = None  # None: MAX_GPU_ACTORS for a GPU pool, min_actors on CPU
+    model_size: int = option(  # short side the model sees
+        256,
+        group="model",
+        metavar="N",
+        help="short side of the frames the model sees, a multiple of 32 (default: %(default)s)",
+    )
+    inception_weights: str | None = option(  # for vit-i-gan checkpoints
+        None, group="model", metavar="FILE", help="Inception-v3 weights (vit-i-gan)"
+    )
+    batch_size: int = option(
+        16,
+        group="model",
+        metavar="N",
+        help="frames per model pass (default: %(default)s)",
+        check=above(0),
+    )
+    device: str = option(
+        "auto",
+        group="model",
+        choices=DEVICES,
+        help="cuda: a GPU per model actor, asked for even before a GPU node is up (an "
+        "autoscaler starts them); auto: cuda when the cluster has GPUs or its autoscaler can add "
+        "them, else cpu. The choice is the first line printed and is in the report "
+        "(default: %(default)s)",
+    )
+    # video
+    codec: str = option("h264", group="video", choices=tuple(CODECS), help="default: %(default)s")
+    crf: int = option(
+        18,
+        group="video",
+        help="h264/h265 quality, lower is better (default: %(default)s)",
+        check=within(0, 51),
+    )
+    preset: str = "veryfast"  # x264/x265 speed preset
+    deinterlace: bool = option(  # bwdif before the model and the merge (decode and encode)
+        False,
+        group="video",
+        help="deinterlace with bwdif first (one frame out per frame in; the output is progressive "
+        "and its luma no longer the source's code for code)",
+    )
+    smoothing: int = option(  # temporal smoothing strength (vidcolor.smooth)
+        3,
+        group="video",
+        metavar="N",
+        help="temporal smoothing of colour along motion, reset at scene cuts: strength N (the "
+        "frames on each side weigh N times the frame itself); 0 = off (default: %(default)s)",
+        check=at_least(0),
+    )
+    segment_seconds: float = option(
+        10.0,
+        group="video",
+        metavar="S",
+        help="videos are split into keyframe-aligned segments of about S seconds "
+        "(default: %(default)s)",
+        check=above(0),
+    )
+    # references (vidcolor.guide; what their names mean: the command's epilog, README)
+    references: str | None = option(
+        None,
+        group="references",
+        metavar="DIR",
+        help="references in the same layout under DIR (local or s3://), mirroring the input tree",
+    )
+    reference: str | None = option(
+        None,
+        group="references",
+        metavar="IMG",
+        help="a reference photo for every input that has no references of its own",
+    )
+    reference_reach: float = option(  # seconds; further out: correspondence
+        4.0,
+        group="references",
+        metavar="S",
+        help="seconds a keyframe's colours are carried along the motion each way; further out "
+        "they reach frames by correspondence (default: %(default)s)",
+        check=above(0),
+    )
+    # cluster
+    address: str | None = option(  # None: start a local Ray; 'auto' or 'ray://...' joins one
+        None,
+        group="cluster",
+        metavar="ADDR",
+        help="Ray cluster to join: 'auto' (the one this machine is part of) or ray://host:10001; "
+        "default: %(default)s",
+        none_means="start a local Ray",
+    )
+    num_actors: int | None = option(  # overrides min/max
+        None, group="cluster", metavar="N", help="fixed number of model actors", check=above(0)
+    )
+    min_actors: int = option(
+        1,
+        group="cluster",
+        metavar="N",
+        help="autoscaling lower bound (default: %(default)s)",
+        check=above(0),
+    )
+    max_actors: int | None = option(  # None: MAX_GPU_ACTORS for a GPU pool, min_actors on CPU
+        None,
+        group="cluster",
+        metavar="N",
+        help=f"autoscaling upper bound (default: {MAX_GPU_ACTORS} for GPU actors, "
+        "--min-actors for CPU actors)",
+    )
     cpus_per_actor: float = 1.0  # CPUs a CPU model actor reserves
-    model_threads: int | None = None  # torch threads of a CPU model actor (see cpu_model_threads)
-    device: str = "auto"  # auto | cpu | cuda (auto: cuda when the cluster has or can add GPUs)
-    address: str | None = None  # None: start a local Ray; 'auto' or 'ray://...' joins a cluster
-    overwrite: bool = False  # redo finished outputs and discard saved segments
-    preview: bool = False  # write a before/after contact sheet and side-by-side clip per video
-    progress: bool = True  # driver-side progress bar (off with --quiet)
-    verbose: bool = False  # Ray's own log lines and workers' output on the terminal
+    model_threads: int | None = option(  # see cpu_model_threads
+        None,
+        group="cluster",
+        metavar="N",
+        help="torch threads of each CPU model actor (default: 2 per CPU it reserves, at most "
+        "the machine's cores: the model is the slowest stage on CPU and takes the time decode "
+        "and encode leave idle)",
+        check=above(0),
+    )
+    # output
+    overwrite: bool = option(False, group="output", help="redo everything, even finished outputs")
+    preview: bool = option(
+        False,
+        group="output",
+        help="also write NAME.preview.png (before/after contact sheet) and NAME.preview.mp4 "
+        "(side-by-side clip) per video",
+    )
+    progress: bool = option(  # driver-side progress bar and vidcolor's warnings; off: --quiet
+        True,
+        flag="--quiet",
+        group="output",
+        exclusive="talk",
+        help="print nothing but errors and the final summary line (no progress bar)",
+    )
+    verbose: bool = option(  # Ray's own log lines and workers' output on the terminal
+        False,
+        group="output",
+        exclusive="talk",
+        help="also show Ray's own log lines and the workers' output (by default they go to "
+        "vidcolor-driver.log and the other logs in the Ray session's log directory)",
+    )
 
     def __post_init__(self) -> None:
+        check_options(self)
         if self.model_size <= 0 or self.model_size % 32:
             raise UsageError(
                 f"--model-size must be a positive multiple of 32, got {self.model_size}"
             )
-        if self.smoothing < 0:
-            raise UsageError(f"--smoothing must be >= 0, got {self.smoothing}")
-        if self.segment_seconds <= 0:
-            raise UsageError(f"--segment-seconds must be > 0, got {self.segment_seconds}")
-        if self.reference_reach <= 0:
-            raise UsageError(f"--reference-reach must be > 0, got {self.reference_reach}")
-        if self.batch_size <= 0:
-            raise UsageError(f"--batch-size must be > 0, got {self.batch_size}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise UsageError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-        if self.num_actors is not None and self.num_actors <= 0:
-            raise UsageError(f"--num-actors must be > 0, got {self.num_actors}")
-        if self.model_threads is not None and self.model_threads <= 0:
-            raise UsageError(f"--model-threads must be > 0, got {self.model_threads}")
-        if self.min_actors <= 0:
-            raise UsageError(f"--min-actors must be > 0, got {self.min_actors}")
         if self.max_actors is not None and self.max_actors < self.min_actors:
             raise UsageError(
                 f"--max-actors ({self.max_actors}) must be >= --min-actors ({self.min_actors})"
             )
-        from vidcolor.video.encode import CODECS  # light: no av import at module level needed
-
-        if self.codec not in CODECS:
-            raise UsageError(f"--codec must be one of {sorted(CODECS)}, got {self.codec!r}")
-        if not 0 <= self.crf <= 51:
-            raise UsageError(f"--crf must be in 0..51, got {self.crf}")
 
     @property
     def overlap(self) -> int:

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.rows import (
     TODO,
     batch_to_rows,
@@ -34,6 +35,19 @@ def shared_frames(n: int, own_lo: int, own_hi: int, context: int) -> np.ndarray:
     neighbour clips)."""
     i = np.arange(n)
     return ((own_lo > 0) & (i < own_lo + context)) | ((own_hi < n) & (i >= own_hi - context))
+
+
+def actor_arguments(config: PipelineConfig, device: str, *, threads: int | None = None) -> dict:
+    """The keywords of :class:`ColouriseActor` for a run (the Ray pool's and the in-process
+    model's): ``device`` and ``threads`` are the pool's choice (cluster.model_pool)."""
+    return {
+        "checkpoint": config.checkpoint,
+        "device": device,
+        "inception_weights": config.inception_weights,
+        "batch_size": config.batch_size,
+        "context_frames": config.overlap,
+        "threads": threads,
+    }
 
 
 class ColouriseActor:

@@ -15,13 +15,21 @@ from itertools import islice
 
 from vidcolor.errors import VidcolorError, one_line
 from vidcolor.pipeline.books import Books
-from vidcolor.pipeline.cluster import ModelPool, check_shared_output, cluster_gpus, model_pool
+from vidcolor.pipeline.cluster import (
+    ModelPool,
+    check_shared_output,
+    cluster_gpus,
+    model_pool,
+    side_tasks,
+    task_cpus,
+)
 from vidcolor.pipeline.config import PipelineConfig
-from vidcolor.pipeline.model import ColouriseActor
+from vidcolor.pipeline.model import ColouriseActor, actor_arguments
 from vidcolor.pipeline.ray_logs import init_ray
 from vidcolor.pipeline.report import Report
 from vidcolor.pipeline.rows import plain
 from vidcolor.pipeline.stages import finish_row, list_batches, load_row, plan_batches
+from vidcolor.pipeline.state import config_key
 from vidcolor.pipeline.videos import join_or_error
 
 log = logging.getLogger(__name__)
@@ -142,14 +150,7 @@ def build_dataset(
     ds = ds.map(load_row, fn_kwargs={"config": config}, num_cpus=cpus, memory=DECODE_MEMORY)
     ds = ds.map_batches(
         ColouriseActor,
-        fn_constructor_kwargs={
-            "checkpoint": config.checkpoint,
-            "device": pool.device,
-            "inception_weights": config.inception_weights,
-            "batch_size": config.batch_size,
-            "context_frames": config.overlap,
-            "threads": pool.threads,
-        },
+        fn_constructor_kwargs=actor_arguments(config, pool.device, threads=pool.threads),
         compute=ray.data.ActorPoolStrategy(min_size=pool.min_size, max_size=pool.max_size),
         batch_size=1,  # one segment per call: already hundreds of frames, batched inside
         batch_format="numpy",
@@ -159,28 +160,6 @@ def build_dataset(
     )
     kwargs = {"config": config, "output_root": str(output), "until": until}
     return ds.map(finish_row, fn_kwargs=kwargs, num_cpus=cpus, memory=FINISH_MEMORY)
-
-
-def task_cpus(pool: ModelPool, config: PipelineConfig) -> float:
-    """CPUs per decode and per finish task. Ray Data reserves resources upstream first: when
-    the CPUs the model actors leave cannot hold one decode and one finish task at once, finish
-    waits until every segment is decoded, and the first output comes at the very end (measured on
-    2 CPUs: 61 s into a 100 s run). Half a CPU each lets both run from the start."""
-    import ray
-
-    actor_cpus = pool.min_size * (1 if pool.gpus else config.cpus_per_actor)
-    return 1.0 if ray.cluster_resources().get("CPU", 0) - actor_cpus >= 2 else 0.5
-
-
-def config_key(config: PipelineConfig) -> str:
-    from vidcolor import storage
-    from vidcolor.checkpoint import default_checkpoint
-
-    uri = config.checkpoint or default_checkpoint()
-    try:
-        return config.output_key(storage.fingerprint(uri))
-    except VidcolorError:
-        return config.output_key(str(uri))  # missing checkpoint: loading it reports the error
 
 
 def _drive(ds, books: Books, config: PipelineConfig) -> None:
@@ -212,13 +191,6 @@ def _collect(pending: dict, books: Books, *, keep: int) -> None:
             return
         for ref in done:
             books.joined(pending.pop(ref), ray.get(ref))
-
-
-def side_tasks() -> int:
-    """How many probe and join tasks run at once: a quarter of the cluster's CPUs, at least 1."""
-    import ray
-
-    return max(1, int(ray.cluster_resources().get("CPU", 1)) // 4)
 
 
 def _configure_ray_data() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from vidcolor.pipeline.books import Books
 from vidcolor.pipeline.config import PipelineConfig
-from vidcolor.pipeline.model import ColouriseActor
+from vidcolor.pipeline.model import ColouriseActor, actor_arguments
 from vidcolor.pipeline.plan import input_rows, plan_input
 from vidcolor.pipeline.report import InputResult, Report
 from vidcolor.pipeline.rows import TODO
 from vidcolor.pipeline.stages import finish_row, load_row
+from vidcolor.pipeline.state import config_key
 from vidcolor.pipeline.videos import join_or_error
 
 
@@ -21,8 +22,6 @@ def colourise_sequential(
     model: ColouriseActor | None = None,
 ) -> Report:
     """Like :func:`vidcolor.pipeline.colourise` (same outputs, state and report), in-process."""
-    from vidcolor.pipeline.run import config_key
-
     config = config or PipelineConfig()
     books = Books(output, config, model=f"in-process, --device {config.device}")
     try:
@@ -30,7 +29,7 @@ def colourise_sequential(
         for listed in input_rows([str(x) for x in inputs], str(output), config):
             for row in plan_input(listed, output_root=str(output), config=config, config_key=key):
                 if row["status"] == TODO:
-                    model = model or _model(config)
+                    model = model or ColouriseActor(**actor_arguments(config, config.device))
                     row = load_row(row, config=config)
                     row = model.predict_row(row)
                     row = finish_row(row, config=config, output_root=str(output))
@@ -39,16 +38,6 @@ def colourise_sequential(
     finally:
         report = books.close()
     return report
-
-
-def _model(config: PipelineConfig) -> ColouriseActor:
-    return ColouriseActor(
-        config.checkpoint,
-        device=config.device,
-        inception_weights=config.inception_weights,
-        batch_size=config.batch_size,
-        context_frames=config.overlap,
-    )
 
 
 def colourise_video_sequential(

@@ -22,6 +22,7 @@ import pyarrow.fs as pafs
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
 from vidcolor.guide.sidecars import RefSpec
+from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.segments import Segment
 
@@ -53,6 +54,17 @@ class VideoPlan:
         return cls(
             VideoInfo.from_dict(d["source"]), segments, d["first_pts"], refs, d.get("reach", 0)
         )
+
+
+def config_key(config: PipelineConfig) -> str:
+    """What every state key of a run shares: its pixel settings and its checkpoint's identity."""
+    from vidcolor.checkpoint import default_checkpoint
+
+    uri = config.checkpoint or default_checkpoint()
+    try:
+        return config.output_key(storage.fingerprint(uri))
+    except VidcolorError:
+        return config.output_key(str(uri))  # missing checkpoint: loading it reports the error
 
 
 def state_key(input_uri: str, config_key: str) -> str:

@@ -16,8 +16,9 @@ import pyarrow.fs as pafs
 
 from vidcolor import storage
 from vidcolor.errors import UsageError, VidcolorError
+from vidcolor.train.config import TrainConfig
 from vidcolor.train.state import GENERATOR_FILE
-from vidcolor.train.worker import TrainConfig, train_loop_per_worker
+from vidcolor.train.worker import train_loop_per_worker
 
 EXPORT_FILE = "generator.safetensors"
 # Forwarded to workers so they reach the same S3 endpoint as the driver (values never printed).
@@ -95,8 +96,6 @@ def build_trainer(cfg: TrainConfig):
 
     if not cfg.data:
         raise UsageError("train: give at least one --data source")
-    if cfg.image_size % 32:
-        raise UsageError(f"--image-size must be a multiple of 32, got {cfg.image_size}")
     # First, before any listing or decoding: a request the cluster cannot run is refused in
     # seconds instead of waiting forever for data (see vidcolor/train/resources.py).
     plan = plan_resources(cfg.workers, cfg.cpus_per_worker, cfg.gpu, ray.cluster_resources())

@@ -27,21 +27,6 @@ REPORT_HELDOUT_MAX = 32  # held-out crops scored per report (rank 0)
 SHUFFLE_BUFFER_BATCHES = 8  # local shuffle buffer, in batches (a 256 px row is ~0.8 MB)
 
 
-LR_SCALINGS = {"sqrt": lambda world: world**0.5, "linear": float, "none": lambda world: 1.0}
-
-
-def _lr_at(cfg: TrainConfig, step: int, world: int) -> float:
-    """The learning rate at ``step`` with ``world`` workers.
-
-    Each worker takes ``batch_size`` samples, so the global batch is ``world x batch_size`` and
-    grows with the workers; ``lr`` is the rate for one worker's batch and is multiplied by
-    sqrt(world) (default: the usual rule for Adam), world ("linear", Goyal et al. for SGD) or 1.
-    """
-    dropped = cfg.lr_drop_step > 0 and step >= cfg.lr_drop_step
-    scale = LR_SCALINGS[cfg.lr_scaling](world)
-    return cfg.lr * scale * (cfg.lr_drop_factor if dropped else 1.0)
-
-
 def _set_lr(optimizers, lr: float) -> None:
     for opt in optimizers:
         for group in opt.param_groups:
@@ -201,7 +186,7 @@ def train_loop_per_worker(config: dict) -> None:
         # report time excluded); every worker ran the same number of steps.
         elapsed = time.perf_counter() - window_start
         metrics["samples_per_s"] = window_steps * cfg.batch_size * world / max(elapsed, 1e-9)
-        metrics["lr"] = _lr_at(cfg, position.step, world)
+        metrics["lr"] = cfg.lr_at(position.step, world)
         if rank != 0:
             ray.train.report(metrics)
         else:
@@ -260,7 +245,7 @@ def train_loop_per_worker(config: dict) -> None:
             if to_skip:
                 to_skip -= 1
                 continue
-            _set_lr((opt_g, opt_d), _lr_at(cfg, position.step, world))
+            _set_lr((opt_g, opt_d), cfg.lr_at(position.step, world))
             losses = gan_step(
                 generator,
                 discriminator,

@@ -20,6 +20,7 @@ import numpy as np
 
 from vidcolor.errors import VidcolorError
 from vidcolor.video.chroma import ChromaMerger
+from vidcolor.video.codecs import CODECS
 from vidcolor.video.decode import iter_luma
 from vidcolor.video.planes import change_depth, chroma_subsampling, make_frame, pad_to
 from vidcolor.video.probe import VideoInfo, codec_threads
@@ -28,7 +29,6 @@ from vidcolor.video.tags import ColourTags, output_tags
 
 log = logging.getLogger(__name__)
 
-CODECS = {"h264": "libx264", "h265": "libx265", "ffv1": "ffv1", "prores": "prores_ks"}
 # Container the finished video goes in, before any fallback for streams it can't hold.
 _PREFERRED_SUFFIX = {"h264": ".mp4", "h265": ".mp4", "ffv1": ".mkv", "prores": ".mov"}
 # Intermediate segment files: mov keeps any stream time base exactly (mkv rounds to 1 ms), but
