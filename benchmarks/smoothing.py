@@ -51,6 +51,10 @@ def versions() -> list[tuple[str, object]]:
         ("smoothing off (per frame)", None),
         (f"old: in-place window, radius {RADIUS}", SmoothingConfig(RADIUS, method="window")),
         (f"new: recursive along flow, --smoothing {RADIUS}", SmoothingConfig(RADIUS)),
+        (
+            f"  the same, flow at full size (before issue 27), --smoothing {RADIUS}",
+            SmoothingConfig(RADIUS, flow_scale=1.0),
+        ),
         (f"new: recursive along flow, --smoothing {WIDE}", SmoothingConfig(WIDE)),
     ]
 
@@ -188,6 +192,10 @@ def clip_rows(
     return rows
 
 
+def cost_of(row: dict) -> str:
+    return next(k for k in row if k.startswith("smoothing CPU ms/frame"))
+
+
 def true_ab_small(truth: Path, size: tuple[int, int]) -> np.ndarray:
     """Normalised ab (N, 2, h, w) of the true colours, area-averaged to model resolution."""
     import cv2
@@ -215,7 +223,14 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     ratios = {}
     for name, width, seconds in CLIPS[:1] if smoke else CLIPS:
         rows = clip_rows(name, width, seconds, workdir, smoke, colouriser)
-        real, off, old, new, consistent = rows[0], rows[1], rows[2], rows[3], rows[-1]
+        real, off, old, new, full, consistent = (
+            rows[0],
+            rows[1],
+            rows[2],
+            rows[3],
+            rows[4],
+            rows[-1],
+        )
         result.tables[f"Clip: grey {name} ({real['frames']} frames), model "
                       f"{Path(checkpoint).name}, model_size 256"] = rows  # fmt: skip
         ratios[name] = new["flicker"] / real["flicker"]
@@ -226,7 +241,10 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
             f"{old['flicker'] / off['flicker']:.2f}, warping error "
             f"{old['warping error'] / off['warping error']:.2f}; new flicker / real footage's "
             f"{ratios[name]:.2f}; a perfectly consistent colouring as colourful as the model's "
-            f"flickers {consistent['flicker'] / real['flicker']:.2f}x the real footage."
+            f"flickers {consistent['flicker'] / real['flicker']:.2f}x the real footage. "
+            f"Flow at half size / full size: warping error "
+            f"{new['warping error'] / full['warping error']:.3f}, smoothing CPU "
+            f"{new[cost_of(new)] / full[cost_of(full)]:.2f}x."
         )
     worst = max(ratios, key=ratios.get)
     result.headline = {

@@ -12,7 +12,8 @@ are sampled where the flow says each pixel of the new frame came from and added 
 
 - alpha = radius / (radius + 1): what lies k steps back weighs alpha^k, so each side together
   weighs ``radius`` times the frame itself, and colour is averaged over many frames for the cost
-  of two flows and two samples per frame.
+  of two flows (estimated at half size, :class:`vidcolor.flow.PairFlows`) and two samples per
+  frame.
 - trusted_t is the forward-backward check of that step (0 where the pixel was occluded or came
   from outside the frame): there the estimate restarts from the frame's own ab, so colour follows
   the object, not the pixel. The luma term rejects what the flow got wrong.
@@ -64,6 +65,7 @@ class SmoothingConfig:
     )
     hist_bins: int = DEFAULT_HIST_BINS  # bins of the L histogram used for cut detection
     method: str = "flow"  # "flow": motion-compensated; "window": in place (the old method)
+    flow_scale: float = 0.5  # "flow": size the flow is estimated at (vidcolor.flow.FLOW_SCALE)
 
     def __post_init__(self):
         if self.radius < 0:
@@ -208,109 +210,35 @@ def _smooth_along_flow(
     shot: np.ndarray,
 ) -> np.ndarray:
     """The "flow" method (module docstring): a running estimate carried along the flow from the
-    start of the shot and one from its end, each frame counted once."""
-    from vidcolor import flow
+    start of the shot and one from its end, each frame counted once. One compiled pass per frame
+    and direction (:mod:`vidcolor.smooth_kernel`); the flows (``flow.PairFlows``, estimated at
+    half size) are computed once per pair and serve both passes."""
+    import cv2
+
+    from vidcolor.flow import PairFlows
+    from vidcolor.smooth_kernel import carry_step, combine, first_step
 
     n, _, h, w = ab.shape
-    grid = flow.pixel_grid(h, w)
-    links = _Links(l, shot, grid)
-    carry = _Carry(l, grid, memory_weight(config.radius), config.luma_sigma)
-    # Backward pass first, keeping its sums; the forward pass then finishes each frame. The links
-    # the forward pass needs (k -> k - 1) are kept from the backward pass, which computes both.
-    back_num = np.empty_like(ab)
-    back_den = np.empty((n, h, w), np.float32)
-    state = None
+    flows = PairFlows(l, config.flow_scale)
+    alpha = np.float32(memory_weight(config.radius))
+    k = np.float32(-1.0 / (2.0 * config.luma_sigma**2))
+    l2 = np.ascontiguousarray(l[:, 0])
+    back = np.empty((n, h, w, 4), np.float32)  # the backward pass's sums, frame by frame
+
+    def step(t: int, other: int, before: np.ndarray | None, out: np.ndarray) -> None:
+        if before is None or not 0 <= other < n or shot[other] != shot[t]:
+            first_step(l2[t], ab[t], out)  # the first frame of the pass or of a shot
+        else:
+            x, y = flows.positions(t, other)
+            seen = cv2.remap(before, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            carry_step(seen, flows.trust(t, other), l2[t], ab[t], alpha, k, out)
+
     for t in range(n - 1, -1, -1):
-        num_a, num_b, den = carry.step(ab[t], t, state, links.ahead(t))
-        back_num[t, 0], back_num[t, 1], back_den[t] = num_a, num_b, den
-        state = carry.state(num_a, num_b, den, t)
-    out = back_num  # frame t's backward sums are read once, then its result takes their place
-    state = None
+        step(t, t + 1, back[t + 1] if t + 1 < n else None, back[t])
+    out = np.empty_like(ab)
+    ahead, now = np.empty((h, w, 4), np.float32), np.empty((h, w, 4), np.float32)
     for t in range(n):
-        num_a, num_b, den = carry.step(ab[t], t, state, links.behind(t))
-        state = carry.state(num_a, num_b, den, t)
-        # Frame t is in both sums with weight 1: count it once.
-        total = den + back_den[t] - 1.0
-        out[t, 0] = (num_a + back_num[t, 0] - ab[t, 0]) / total
-        out[t, 1] = (num_b + back_num[t, 1] - ab[t, 1]) / total
+        step(t, t - 1, ahead if t > 0 else None, now)
+        combine(now, back[t], ab[t], out[t])
+        ahead, now = now, ahead
     return out
-
-
-class _Carry:
-    """One step of the running estimate: (sum of weighted ab, sum of weights) of the previous
-    frame in the pass, sampled along the flow into frame t, weighted by alpha, the flow's trust
-    and how well the sampled L matches frame t's, plus frame t itself with weight 1."""
-
-    def __init__(self, l: np.ndarray, grid, alpha: float, luma_sigma: float) -> None:  # noqa: E741
-        self.l, self.grid = l, grid
-        self.alpha = np.float32(alpha)
-        self.minus_inv_2luma = np.float32(-1.0 / (2.0 * luma_sigma**2))
-
-    def state(self, num_a, num_b, den, t: int) -> np.ndarray:
-        """What the next step samples: channels last, 4 of them (OpenCV's fast case)."""
-        import cv2
-
-        return cv2.merge([num_a, num_b, den, self.l[t, 0]])
-
-    def step(self, ab_t: np.ndarray, t: int, state, link) -> tuple[np.ndarray, ...]:
-        import cv2
-
-        from vidcolor import flow
-
-        num_a, num_b = ab_t[0].copy(), ab_t[1].copy()
-        den = np.ones(num_a.shape, np.float32)
-        if state is None or link is None:  # first frame of the pass or of a shot: a reset
-            return num_a, num_b, den
-        dx, dy, trust = link
-        # Interpolated flow can land a trusted pixel a fraction of a pixel outside the frame:
-        # take the edge's value there, not 0 (trust is 0 further out).
-        seen = flow.sample(state, self.grid[0] + dx, self.grid[1] + dy, edge="replicate")
-        seen_a, seen_b, seen_den, seen_l = cv2.split(seen)
-        weight = seen_l - self.l[t, 0]  # then in place: no temporaries in the hot loop
-        np.multiply(weight, weight, out=weight)
-        weight *= self.minus_inv_2luma
-        weight = cv2.exp(weight)  # 4x faster than np.exp here
-        weight *= trust
-        weight *= self.alpha
-        num_a += weight * seen_a
-        num_b += weight * seen_b
-        den += weight * seen_den
-        return num_a, num_b, den
-
-
-class _Links:
-    """The flow between consecutive frames of a shot, both ways, with its forward-backward trust.
-    Each pair's flow depends on its two frames alone, so a segment gets the same links as the
-    whole video for the pairs it holds. The backward pass asks for ``ahead(t)`` (t -> t + 1,
-    descending t), computing the pair; the flow back (t + 1 -> t) is kept for ``behind(t + 1)``
-    in float16 (under 0.02 px off for motion under 64 px) to halve what a long segment holds."""
-
-    def __init__(self, l: np.ndarray, shot: np.ndarray, grid) -> None:  # noqa: E741
-        from vidcolor.flow import FlowEstimator, l_to_uint8
-
-        self.l8, self.shot, self.grid = l_to_uint8(l[:, 0]), shot, grid
-        self.estimate = FlowEstimator()
-        n, h, w = self.l8.shape
-        self.back_flow = np.zeros((n, h, w, 2), np.float16)
-        self.back_trust = np.zeros((n, h, w), np.uint8)
-        self.linked = np.zeros(n, bool)  # linked[t]: t - 1 and t are in one shot
-
-    def ahead(self, t: int) -> tuple[np.ndarray, ...] | None:
-        import cv2
-
-        from vidcolor.flow import trusted
-
-        if t + 1 >= len(self.l8) or self.shot[t] != self.shot[t + 1]:
-            return None  # the end, or a cut: the pass starts afresh
-        fwd = self.estimate(self.l8[t], self.l8[t + 1])
-        bwd = self.estimate(self.l8[t + 1], self.l8[t])
-        self.back_flow[t + 1] = bwd
-        self.back_trust[t + 1] = trusted(bwd, fwd, self.grid)
-        self.linked[t + 1] = True
-        return (*cv2.split(fwd), trusted(fwd, bwd, self.grid))
-
-    def behind(self, t: int) -> tuple[np.ndarray, ...] | None:
-        if not self.linked[t]:
-            return None
-        back = self.back_flow[t].astype(np.float32)
-        return back[..., 0], back[..., 1], self.back_trust[t].astype(np.float32)

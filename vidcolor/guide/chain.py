@@ -1,7 +1,8 @@
 """A keyframe's colours carried through its shot along the optical flow, forwards and backwards.
 
 Every frame of the shot keeps, per pixel, where that pixel lies in the keyframe: the composition
-of the flows between consecutive frames (DIS, :mod:`vidcolor.flow`). The keyframe's colours are
+of the flows between consecutive frames (DIS, :mod:`vidcolor.flow`, shared with the smoothing's
+kind: estimated at half size). The keyframe's colours are
 sampled once at the composed positions, so a long chain blurs nothing (chaining colours would
 resample them at every step).
 
@@ -38,23 +39,6 @@ def fade(distance: np.ndarray | int, reach: int) -> np.ndarray:
     return np.clip((reach - d) / max(reach - half, 1e-9), 0.0, 1.0)
 
 
-class PairFlows:
-    """The flow from each frame to its neighbour, computed once on first use (chains from two
-    keyframes over the same frames share them)."""
-
-    def __init__(self, l: np.ndarray) -> None:  # noqa: E741
-        self.l8 = flow.l_to_uint8(np.asarray(l)[:, 0])
-        self.grid = flow.pixel_grid(*self.l8.shape[1:])
-        self.estimate = flow.FlowEstimator()
-        self.flows: dict[tuple[int, int], np.ndarray] = {}
-
-    def toward(self, t: int, other: int) -> np.ndarray:
-        """(h, w, 2) float32: where every pixel of frame ``t`` lies in frame ``other`` (t +- 1)."""
-        if (t, other) not in self.flows:
-            self.flows[t, other] = self.estimate(self.l8[t], self.l8[other])
-        return self.flows[t, other]
-
-
 def carry(
     l: np.ndarray,  # noqa: E741
     key: int,
@@ -62,13 +46,13 @@ def carry(
     guide_conf: np.ndarray,
     shot: np.ndarray,
     reach: int,
-    flows: PairFlows | None = None,
+    flows: flow.PairFlows | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Carry ``guide_ab`` (2, h, w) with ``guide_conf`` (h, w), the colours at frame ``key`` of
     ``l`` (N, 1, h, w), through the frames of its shot (``shot``: (N,) shot number per frame) up
     to ``reach`` frames each way. Returns ab (N, 2, h, w) and confidence (N, h, w), 0 outside."""
     n, _, h, w = l.shape
-    flows = flows or PairFlows(l)
+    flows = flows or flow.PairFlows(l)
     out_ab = np.zeros((n, 2, h, w), np.float32)
     out_conf = np.zeros((n, h, w), np.float32)
     out_ab[key], out_conf[key] = guide_ab, guide_conf
@@ -79,8 +63,7 @@ def carry(
         t = key
         while 0 <= t + step < n and abs(t + step - key) <= reach and shot[t + step] == shot[key]:
             t += step
-            motion = flows.toward(t, t - step)
-            x, y = flows.grid[0] + motion[..., 0], flows.grid[1] + motion[..., 1]
+            x, y = flows.positions(t, t - step)
             positions = flow.sample(positions, x, y, edge="replicate")
             px, py = positions[..., 0], positions[..., 1]
             taken = flow.sample(keyframe, px, py, edge="replicate")

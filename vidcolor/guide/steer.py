@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vidcolor.guide.chain import PairFlows, carry, fade
+from vidcolor.flow import PairFlows
+from vidcolor.guide.chain import carry, fade
 from vidcolor.guide.hints import spread_hints
 from vidcolor.guide.match import Match, PhotoMatcher, correct_toward
 from vidcolor.guide.reference import GuideImage

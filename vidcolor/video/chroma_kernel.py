@@ -18,22 +18,13 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from vidcolor.compiled import jit
 
 _EPS = 1e-4  # the gamut test's slack, as the limit table was built with
 _D = 6.0 / 29.0  # CIE: f is a cube above it, its tangent below
 HUE_BINS = 512  # hue steps of the chroma-limit table (chroma._chroma_limits builds it)
-
-
-def jit(fn):
-    """numba.njit, the compiled code cached on disk. Where no cache directory is writable (a
-    read-only install without a home directory), numba refuses ``cache=True`` at decoration:
-    then it compiles once per process instead of failing the import."""
-    try:
-        return numba.njit(cache=True, nogil=True, fastmath=False)(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, fastmath=False)(fn)
 
 
 @jit
