@@ -25,7 +25,7 @@ def x264_alone(groups: list[list], settings, rate) -> tuple[float, float, int]:
     per group (a keyframe and a lookahead flush each), with the stage's encoder thread count."""
     import av
 
-    from vidcolor.video.probe import codec_threads
+    from vidcolor.video.threads import codec_threads
 
     seconds = cpu = 0.0
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import av
@@ -152,3 +155,20 @@ def grey_clip(frames: np.ndarray, dst: Path, *, fps: int = 25, gop: int = 10) ->
         png.unlink()
     pngs.rmdir()
     return dst
+
+
+def kill_when(cmd: list[str], ready, *, timeout: float = 240, **popen) -> None:
+    """Start ``cmd`` in its own process group and SIGKILL the group (Ray's processes too) as
+    soon as ``ready()`` holds; fails if the process ends first or ``timeout`` passes."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert ready(), f"not ready to be killed within {timeout} s"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)

@@ -204,3 +204,15 @@ def test_references_bench_smoke(tmp_path):
     assert methods[-1]["method"].startswith("vidcolor") and methods[-1]["photos"] == 2
     hints = result.tables[next(c for c in result.tables if c.startswith("Hint"))]
     assert [r["confidence from"].split()[0] for r in hints] == ["geodesic", "the"]
+
+
+def test_sequences_benchmark_smoke(tmp_path):
+    """`vidcolor bench sequences --smoke`: both tables, the headline the median of the rounds."""
+    [result], errors = bench.run_benchmarks(["sequences"], tmp_path, smoke=True)
+    assert errors == {}
+    io, e2e = result.tables.values()
+    assert {r["reader/writer"] for r in io} == {"ffmpeg", "vidcolor"}
+    assert all(r["seconds"] > 0 for r in io)
+    assert [r["input"] for r in e2e] == ["DPX sequence -> DPX", "FFV1 video -> FFV1"]
+    assert all(r["frames"] == 4 and r["frames/s"] > 0 for r in e2e)
+    assert 0 < result.headline["value"] and result.headline["goal"] == "<= 1.5"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import check_video, cut_clip, frame_times, tiny_checkpoint
+from pipeline_helpers import check_video, cut_clip, frame_times, kill_when, tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,25 +26,13 @@ def test_killed_run_resumes_without_redoing_segments(tmp_path, bikes, ckpt, run_
     src = cut_clip(bikes, tmp_path / "in" / "bikes.mp4", seconds=4, width=160, gop=10, audio=False)
     out = tmp_path / "out"
     args = [*_args(src, out, ckpt), "--segment-seconds", "0.4", "--quiet"]
-    proc = subprocess.Popen(
+    kill_when(
         [sys.executable, "-m", "vidcolor", *args],
+        lambda: len(list(out.glob(".vidcolor-state/*/seg-*.mov"))) >= 2,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill takes Ray's processes too
     )
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list(out.glob(".vidcolor-state/*/seg-*.mov"))) >= 2:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     finished = {p.name for p in out.glob(".vidcolor-state/*/seg-*.mov")}
     assert finished and not (out / "bikes.mp4").exists()  # no half-written output visible
     assert not [p for p in out.iterdir() if p.suffix == ".mp4"]

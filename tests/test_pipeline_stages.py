@@ -250,7 +250,7 @@ from vidcolor.pipeline import PipelineConfig
 from vidcolor.pipeline.plan import input_rows, plan_input
 from vidcolor.pipeline.rows import TODO, with_payloads
 from vidcolor.pipeline.stages import finish_row, load_row
-from vidcolor.pipeline.videos import join_or_error
+from vidcolor.pipeline.stages import join_row
 
 src, out = sys.argv[1:]
 config = PipelineConfig(model_size=64, segment_seconds=0.4, preview=True)
@@ -263,7 +263,7 @@ for listed in input_rows([src], out, config):
         row = with_payloads(row, **{k: row[k] for k in ("l", "times", "concealed")}, ab=ab)
         done.append(finish_row(row, config=config, output_root=out))
 film = [row for row in done if row["kind"] == "video"]
-joined = join_or_error(film[-1], config, out)
+joined = join_row(film[-1], config, out)
 assert "error" not in joined and joined["preview_png"], joined
 print(len(film), len(done) - len(film), sorted(m for m in sys.modules if m.startswith("torch"))[:3])
 """

@@ -200,7 +200,7 @@ def test_merge_l_ab_grey_and_colour():
     assert np.all(grey == grey[..., :1]) and abs(int(grey[0, 0, 0]) - 119) <= 1  # L*=50 -> 119
     red = merge_l_ab(l_full, np.stack([np.full((4, 4), 0.5), np.zeros((4, 4))]).astype(np.float32))
     assert red[..., 0].mean() > red[..., 1].mean() + 40
-    deep = merge_l_ab(l_full, np.zeros((2, 4, 4), np.float32), dtype=np.uint16)
+    deep = merge_l_ab(l_full, np.zeros((2, 4, 4), np.float32), bits=16)
     assert deep.dtype == np.uint16 and abs(int(deep[0, 0, 0]) - 119 * 257) < 300
 
 

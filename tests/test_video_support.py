@@ -107,6 +107,7 @@ def round_trip(
     from vidcolor.video.mux import finalise
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
+    from vidcolor.video.timeline import Timeline
 
     src = str(src)
     info = probe(src)
@@ -115,7 +116,9 @@ def round_trip(
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for seg in plan:
-            dec = decode_segment(src, seg, model_size=model_size, deinterlace=deinterlace)
+            dec = decode_segment(
+                src, seg, model_size, deinterlace=deinterlace, timeline=Timeline.of(info)
+            )
             assert len(dec.pts) == seg.n_decoded
             owned = dec.l_small[dec.own]
             assert len(owned) == seg.n_frames

@@ -89,18 +89,24 @@ def denormalize_l(l_norm):
 
 # sRGB code -> linear, every code of 8 and 16 bits: decoding frames skips the pow of the curve.
 LINEAR_FROM_UINT8 = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
-_LINEAR_FROM_UINT16 = None
+_LINEAR_FROM_CODES: dict[int, np.ndarray] = {8: LINEAR_FROM_UINT8}
 
 
-def lstar_of_rgb(rgb: np.ndarray) -> np.ndarray:
-    """L* (float32, (..., H, W)) of RGB frames, channel-last (..., H, W, 3), uint8 or uint16."""
-    global _LINEAR_FROM_UINT16
+def linear_table(bits: int) -> np.ndarray:
+    """Linear light of every ``bits``-bit sRGB code (float32, 2^bits entries)."""
+    if bits not in _LINEAR_FROM_CODES:
+        top = (1 << bits) - 1
+        _LINEAR_FROM_CODES[bits] = srgb_to_linear(np.arange(top + 1) / top).astype(np.float32)
+    return _LINEAR_FROM_CODES[bits]
+
+
+def lstar_of_rgb(rgb: np.ndarray, bits: int | None = None) -> np.ndarray:
+    """L* (float32, (..., H, W)) of RGB frames, channel-last (..., H, W, 3), uint8 or uint16;
+    ``bits``: of the codes a uint16 array holds (a 10-bit scan: 0..1023), 16 by default."""
     if rgb.dtype == np.uint8:
         table = LINEAR_FROM_UINT8
     elif rgb.dtype == np.uint16:
-        if _LINEAR_FROM_UINT16 is None:
-            _LINEAR_FROM_UINT16 = srgb_to_linear(np.arange(65536) / 65535.0).astype(np.float32)
-        table = _LINEAR_FROM_UINT16
+        table = linear_table(bits or 16)  # a code above the depth: IndexError, never wrapped
     else:
         raise ValueError(f"lstar_of_rgb takes uint8 or uint16 RGB, got {rgb.dtype}")
     y = table[rgb] @ XYZ_FROM_RGB[1].astype(np.float32)  # Y / Yn, Yn = 1
@@ -118,14 +124,17 @@ def lab_of_rgb(rgb: np.ndarray) -> np.ndarray:
     return lab.astype(np.float32, copy=False)
 
 
-def fit_to_gamut(lab: np.ndarray, steps: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def fit_to_gamut(
+    lab: np.ndarray, steps: int = 8, eps: float = 1e-4
+) -> tuple[np.ndarray, np.ndarray]:
     """Channel-last Lab (..., 3) float32 -> (the same with out-of-gamut pixels' ab scaled towards
     grey just enough that sRGB needs no clipping, its linear sRGB).
 
     Clipping RGB changes lightness; the colouriser promises to keep the input's L, so colours the
     model over-saturates lose chroma instead (hue and L kept). Only out-of-gamut pixels are
-    searched (bisection on the chroma scale), so typical frames cost little extra."""
-    eps = 1e-4
+    searched (bisection on the chroma scale), so typical frames cost little extra. ``eps``: how
+    far outside [0, 1] linear RGB may stay (then clipped): 1e-4 is a third of an 8-bit code in
+    the darks, but 85 codes at 16 bits, where the merge asks for 1e-7."""
     flat = lab.reshape(-1, 3).copy()
     lin = lab_to_linear_rgb(flat)
     out = ((lin < -eps) | (lin > 1 + eps)).any(-1)

@@ -5,6 +5,9 @@ listing of a million-object prefix is still going: local directories are walked 
 (entries sorted within each directory), S3 prefixes page by page (``list_objects_v2``, 1,000 keys a
 page). A directory reached twice (a symlink loop such as ``sub/loop -> ../..``, or two inputs that
 overlap) is listed once; what is passed over is yielded as a note, so the report can say so.
+
+With ``sequences=True`` a directory's numbered frame files (``reel1_0086400.dpx`` ...) are one
+input, a frame sequence, grouped as the listing goes (:mod:`vidcolor.sequences.names`).
 """
 
 from __future__ import annotations
@@ -20,18 +23,20 @@ from dataclasses import dataclass
 from vidcolor import storage
 from vidcolor.errors import VidcolorError, one_line
 from vidcolor.guide.sidecars import is_sidecar
+from vidcolor.sequences.names import FrameSequence, SequenceGrouper
 
 
 @dataclass
 class Listed:
     """A media file found under an input (``relpath`` relative to the input's root), or, when
     ``problem`` is set, an input that names no usable file, or, when ``note`` is set, something
-    passed over while listing."""
+    passed over while listing. A frame sequence has its pattern as ``uri`` and ``relpath``."""
 
     uri: str
     relpath: str = ""
     problem: str = ""
     note: str = ""
+    sequence: FrameSequence | None = None
 
 
 def is_media(uri: str) -> bool:
@@ -40,11 +45,18 @@ def is_media(uri: str) -> bool:
 
 
 class Lister:
-    """Lists inputs one after another, remembering directories and files already yielded."""
+    """Lists inputs one after another, remembering directories and files already yielded;
+    ``sequences``: numbered frame files of one directory become one input."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, sequences: bool = False) -> None:
         self.dirs: set[tuple[int, int]] = set()  # (st_dev, st_ino) of every directory walked
         self.files: set[str] = set()
+        self.sequences = sequences
+
+    def _grouper(self) -> SequenceGrouper | None:
+        if not self.sequences:
+            return None
+        return SequenceGrouper(lambda uri, rel, seq=None: Listed(uri, rel, sequence=seq))
 
     def iter_inputs(self, inputs: list[str]) -> Iterator[Listed]:
         for arg in inputs:
@@ -70,7 +82,7 @@ class Lister:
 
     def _one(self, arg: str) -> Iterator[Listed]:
         if storage.is_s3(arg):
-            yield from _list_s3(arg)
+            yield from _list_s3(arg, self._grouper())
         elif globlib.has_magic(arg):
             yield from self._list_local_glob(arg)
         else:
@@ -114,18 +126,29 @@ class Lister:
         except OSError as err:
             yield Listed(uri=path, note=one_line(f"{path}: cannot list ({err}), skipped"))
             return
+        grouper = self._grouper()  # this directory's own frames, grouped when it is listed
         for name in names:
-            yield from self._list_local(os.path.join(path, name), rel + name)
+            for item in self._list_local(os.path.join(path, name), rel + name):
+                held = grouper is not None and item.relpath == rel + name and not item.note
+                if not (held and grouper.add(item.uri, item.relpath)):
+                    yield item
+        if grouper is not None:
+            yield from grouper.flush()
 
     def _list_local_glob(self, pattern: str) -> Iterator[Listed]:
         parts = pattern.split("/")
         base = "/".join(parts[: next(i for i, p in enumerate(parts) if globlib.has_magic(p))])
+        grouper = self._grouper()  # glob matches come unsorted: grouped at the end
         for match in globlib.iglob(os.path.expanduser(pattern), recursive=True):
             rel = os.path.relpath(match, base or ".").replace(os.sep, "/")
-            yield from self._list_local(match, rel)
+            for item in self._list_local(match, rel):
+                if item.note or grouper is None or not grouper.add(item.uri, item.relpath):
+                    yield item
+        if grouper is not None:
+            yield from grouper.flush()
 
 
-def _list_s3(arg: str) -> Iterator[Listed]:
+def _list_s3(arg: str, grouper: SequenceGrouper | None = None) -> Iterator[Listed]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     _, path = storage.filesystem_for(arg)  # validates the URI
@@ -148,11 +171,16 @@ def _list_s3(arg: str) -> Iterator[Listed]:
         for page in pages:
             seen += page.get("KeyCount", 0)
             for obj in page.get("Contents", []):
-                rel = obj["Key"][len(root) :]
+                rel, uri = obj["Key"][len(root) :], f"s3://{bucket}/{obj['Key']}"
+                if grouper is not None:  # keys come sorted: groups left behind are complete
+                    yield from grouper.passed(uri)
                 if not rel or obj["Key"].endswith("/") or not is_media(rel):
                     continue
                 if regex is None or regex.fullmatch(rel):
-                    yield Listed(uri=f"s3://{bucket}/{obj['Key']}", relpath=rel)
+                    if grouper is None or not grouper.add(uri, rel):
+                        yield Listed(uri=uri, relpath=rel)
+        if grouper is not None:
+            yield from grouper.flush()
         if not seen:
             raise VidcolorError(f"{arg}: no such file or directory")
     except (BotoCoreError, ClientError) as err:

@@ -14,8 +14,10 @@ DESCRIPTION = """\
 Colourise black-and-white videos and photos. Each INPUT is a file, a directory (searched
 recursively), a glob or an s3:// prefix. Results go under OUT (a directory or s3:// prefix) with the
 inputs' relative paths and names: videos as .mp4 (.mov for prores, .mkv for ffv1 or when an
-audio/subtitle stream cannot go in mp4), photos in their own format. The output keeps the input's
-lightness exactly; only colour is added. Audio and subtitles are copied untouched.
+audio/subtitle stream cannot go in mp4), photos in their own format and bit depth. A folder's
+numbered frame files (reel1_0086400.dpx ..., DPX/TIFF/PNG/JPEG) are one film, written back as the
+same files (or as one video: --sequence-output video). The output keeps the input's lightness
+exactly; only colour is added. Audio and subtitles are copied untouched.
 
 Videos are cut into segments that run in parallel on Ray: decode -> model (a pool of actors, one
 GPU each when the cluster has GPUs) -> temporal smoothing -> encode, then each video is joined.
@@ -29,6 +31,7 @@ EXAMPLES = """\
 examples:
   vidcolor colourise film.mp4 -o coloured/
   vidcolor colourise archive/ 'reels/*.mkv' -o s3://bucket/coloured/ --codec ffv1
+  vidcolor colourise scans/ -o graded/ --sequence-output video --codec prores
   vidcolor colourise s3://bucket/bw/ -o s3://bucket/colour/ --address auto --preview
   vidcolor colourise reels/ -o coloured/ --references refs/ --reference street.jpg
 

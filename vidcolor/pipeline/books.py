@@ -73,13 +73,14 @@ class Books:
         return row
 
     def joined(self, uri: str, outcome: dict) -> None:
-        """The join of ``uri`` finished (``outcome`` from ``videos.join_or_error``)."""
+        """The join of ``uri`` finished (``outcome`` from ``stages.join_row``)."""
         if outcome.get("error"):
             self.fail(uri, outcome["error"])
             return
         result = self.results[uri]
         result.output, result.scene_cuts = outcome["output"], outcome["scene_cuts"]
         result.concealed = outcome["concealed"]
+        result.jumps, result.gaps = outcome.get("jumps", []), outcome.get("gaps", [])
         result.thumbnail = outcome["thumbnail"] or None
         result.preview_png, result.preview_mp4 = outcome["preview_png"], outcome["preview_mp4"]
         result.references = outcome["references"]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 from vidcolor.errors import UsageError
 from vidcolor.options import above, at_least, check_options, option, within
@@ -21,6 +22,8 @@ _PIXEL_FIELDS = (
     "smoothing",
     "segment_seconds",
     "deinterlace",
+    "sequence_fps",
+    "sequence_output",
 )
 STATE_VERSION = 3  # bump when the state files' meaning changes, so old state is not reused
 MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (its autoscaling upper bound)
@@ -149,6 +152,29 @@ class PipelineConfig:
         "and encode leave idle)",
         check=above(0),
     )
+    # frame sequences (vidcolor.sequences)
+    sequences: str = option(  # on: a folder's numbered frame files are one film; off: photos
+        "on",
+        group="frame sequences (DPX, TIFF, PNG, JPEG scans: one file per frame)",
+        choices=("on", "off"),
+        help="on: a folder's files named PREFIX<number>.EXT (at least 3) are one film; off: each "
+        "file is a photo (default: %(default)s)",
+    )
+    sequence_fps: str = option(  # frames/s of a sequence whose files state none
+        "24",
+        group="frame sequences (DPX, TIFF, PNG, JPEG scans: one file per frame)",
+        metavar="FPS",
+        help="frame rate of a sequence whose files state none (a DPX header's rate wins), e.g. "
+        "24, 25 or 24000/1001 (default: %(default)s)",
+    )
+    sequence_output: str = option(  # frames: the same files under OUT; video: one film
+        "frames",
+        group="frame sequences (DPX, TIFF, PNG, JPEG scans: one file per frame)",
+        choices=("frames", "video"),
+        help="frames: the same files under OUT (same names, format and bit depth); video: one "
+        "film per sequence with --codec, gaps filled by the frame before, a sidecar NAME.wav "
+        "muxed (default: %(default)s)",
+    )
     # output
     overwrite: bool = option(False, group="output", help="redo everything, even finished outputs")
     preview: bool = option(
@@ -182,6 +208,25 @@ class PipelineConfig:
             raise UsageError(
                 f"--max-actors ({self.max_actors}) must be >= --min-actors ({self.min_actors})"
             )
+        self._check_sequence_fps()
+
+    def _check_sequence_fps(self) -> None:
+        try:
+            ok = 0 < self.sequence_rate() <= 1000
+        except (ValueError, ZeroDivisionError):
+            ok = False
+        if not ok:
+            raise UsageError(
+                f"--sequence-fps must be a frame rate such as 24, 25, 23.976 or 24000/1001, "
+                f"got {self.sequence_fps!r}"
+            )
+
+    def sequence_rate(self) -> Fraction:
+        """``sequence_fps`` exactly (23.976 -> 24000/1001, as a DPX header's would be)."""
+        from vidcolor.dpx import exact_rate
+
+        rate = Fraction(str(self.sequence_fps))
+        return rate if rate.denominator in (1, 1001) else exact_rate(float(rate))
 
     @property
     def overlap(self) -> int:

@@ -148,7 +148,7 @@ def _row(r: dict, root: str, base: str) -> str:
     short = name[len(base) :] or name
     error = str(r.get("error") or "").removeprefix(f"{name}: ")  # the row already names it
     error = f'<div class="err">{esc(error)}</div>' if error else ""
-    video = r.get("kind") == "video"
+    video = r.get("kind") in ("video", "sequence")
     duration, fps = float(r.get("duration") or 0), float(r.get("fps") or 0)
     cells = [
         f'<td class="status {cls}">{esc(status)}</td>',
@@ -157,7 +157,7 @@ def _row(r: dict, root: str, base: str) -> str:
         f'<td class="n">{clock(duration) if video and duration else ""}</td>',
         f'<td class="n">{esc(r.get("frames") or "")}</td>',
         f'<td class="n">{f"{fps:.1f}" if video and fps else ""}</td>',
-        f"<td>{_cuts(r.get('scene_cuts') or [])}</td>",
+        f"<td>{_cuts(r.get('scene_cuts') or [])}{_timing(r)}</td>",
         f"<td>{_links(r, root)}</td>",
     ]
     return f'<tr class="{cls}">{"".join(cells)}</tr>'
@@ -205,14 +205,34 @@ def _cuts(cuts: list[dict]) -> str:
     return f'<span class="cuts">{shown} <details><summary>+{more} more</summary>{rest}</details></span>'
 
 
+def _timing(r: dict) -> str:
+    """Where the source's timestamps jumped (repaired), and a frame sequence's gaps by number."""
+    lines = []
+    if jumps := r.get("jumps"):
+        at = ", ".join(f"{clock(j.get('time', 0))} ({float(j.get('by', 0)):+.3f} s)" for j in jumps)
+        lines.append(f"timestamps jumped at {at}")
+    if gaps := r.get("gaps"):
+        spans = [_span(g) for g in gaps[:MAX_CUTS_SHOWN]]
+        more = f" (+{len(gaps) - MAX_CUTS_SHOWN} more)" if len(gaps) > MAX_CUTS_SHOWN else ""
+        lines.append(f"gaps: {', '.join(spans)}{more}")
+    return "".join(f'<div class="cuts">{esc(line)}</div>' for line in lines)
+
+
+def _span(gap: dict) -> str:
+    first, last = gap.get("first"), gap.get("last")
+    numbers = f"{first}" if first == last else f"{first}-{last}"
+    return f"{numbers} {gap.get('reason', '')}".strip()
+
+
 def _links(r: dict, root: str) -> str:
     """The output (linked when it lies under OUT) and the --preview sheet and clip."""
     out = r.get("output") if r.get("status") != "failed" else None
     rel = relative_to(root, out)
+    frames = r.get("kind") == "sequence" and "%" in str(out).rsplit("/", 1)[-1]
     parts = []
-    if rel:
+    if rel and not frames:
         parts.append(f'<a class="name" href="{href(rel)}">{esc(rel)}</a>')
-    elif out:  # e.g. a skipped input found finished elsewhere: shown, not linked
+    elif out:  # a skipped input found elsewhere, a sequence's frames: shown, not linked
         parts.append(f'<span class="name">{esc(out)}</span>')
     for key, label in (("preview_png", "contact sheet"), ("preview_mp4", "side-by-side clip")):
         if r.get(key):

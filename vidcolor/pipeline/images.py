@@ -1,5 +1,5 @@
 """A photo's short path: read its L* -> [model] -> merge with the full-resolution L* and write the
-output in the input's format, on the worker."""
+output in the input's format and bit depth (16-bit stays 16-bit), on the worker."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from vidcolor.pipeline.rows import guarded, scalars, with_payloads
 
 
 def _read(row: dict, *, model_size: int) -> dict:
-    from vidcolor.image import model_input, read_image
+    from vidcolor.image import model_l, read_picture
 
-    _, l_small = model_input(read_image(row["input"]), model_size)
+    l_small = model_l(read_picture(row["input"]).lstar(), model_size)
     return with_payloads({**row, "own_lo": 0, "own_hi": 1}, l=l_small.astype(np.float16))
 
 
@@ -21,16 +21,16 @@ read_image_row = guarded(_read, produces=("l",))
 
 
 def _write(row: dict, *, output_root: str) -> dict:
-    from vidcolor import cie, storage
-    from vidcolor.image import merge_l_ab, read_image, write_image
+    from vidcolor import storage
+    from vidcolor.image import merge_l_ab, read_picture, write_picture
     from vidcolor.pipeline.thumbnails import thumbnail_or_warn
 
-    l_full = cie.lstar_of_rgb(read_image(row["input"]))
+    source = read_picture(row["input"])
     ab = np.asarray(row["ab"], np.float32)[0]
     report = ""
     if row["references"]:
         ab, report = _steer(row, ab, output_root)
-    write_image(row["output"], merge_l_ab(l_full, ab))
+    write_picture(row["output"], merge_l_ab(source.lstar(), ab, bits=source.bits), source)
     thumbnail = thumbnail_or_warn(row["input"], row["output"], output_root, row["relpath"])
     return {
         **scalars(row),

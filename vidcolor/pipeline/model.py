@@ -131,7 +131,7 @@ class ColouriseActor:
             return with_payloads(row, **keep, ab=None)
         try:
             before = self.inferred
-            if row["kind"] == "video":
+            if row["kind"] in ("video", "sequence"):  # segments, with smoothing context
                 ab = self.predict_segment(row)
             else:
                 ab = self._infer(np.asarray(row["l"]))

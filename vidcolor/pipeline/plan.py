@@ -1,6 +1,7 @@
 """Planning, as two streaming stages that run on workers: list the inputs into one row per file
-(its output, or why it has none), then plan each file: skip it when finished, probe a video, save
-its plan in its state directory and emit one row per segment still to do.
+(its output, or why it has none), then plan each file: skip it when finished, probe a video (or
+describe a frame sequence as one: ``sequences.py``), save its plan in its state directory and emit
+one row per segment still to do.
 
 The driver sees none of this until the rows come out of the end of the pipeline.
 """
@@ -16,10 +17,12 @@ from vidcolor import storage
 from vidcolor.errors import VidcolorError
 from vidcolor.guide.sidecars import RefSpec, find_references, references_key, resolve
 from vidcolor.listing import Lister
+from vidcolor.pipeline import sequences
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.rows import DONE, NOTE, SKIPPED, TODO, failed, new_row
 from vidcolor.pipeline.state import STATE_DIR, StateDir, VideoPlan, state_key
 from vidcolor.pipeline.thumbnails import existing_thumbnail
+from vidcolor.sequences.names import FrameSequence
 
 REPORT_NAME = "vidcolor-report.json"
 
@@ -36,18 +39,23 @@ def input_rows(inputs: list[str], output_root: str, config: PipelineConfig) -> I
     """One row per file the inputs name, in listing order, as the listing goes. Two files that
     would write one output: the second fails (the set of outputs lives on this worker only)."""
     taken: dict[str, str] = {}
-    for item in Lister().iter_inputs(inputs):
+    for item in Lister(sequences=config.sequences == "on").iter_inputs(inputs):
         if config.reference and item.uri == str(config.reference):
             continue  # the run-wide reference photo is a reference, not an input
         if item.note:
             yield new_row(item.uri, status=NOTE, error=item.note)
             continue
-        row = new_row(item.uri, kind=storage.kind_of(item.uri), relpath=item.relpath)
+        kind = "sequence" if item.sequence else storage.kind_of(item.uri)
+        row = new_row(item.uri, kind=kind, relpath=item.relpath)
         if item.problem:
             yield failed(row, item.problem)
             continue
         try:
-            row["output"] = output_uri(output_root, item.relpath, row["kind"], config)
+            if item.sequence:
+                row["sequence"] = item.sequence.to_json()
+                row["output"] = sequences.output_uri(output_root, item.sequence, config)
+            else:
+                row["output"] = output_uri(output_root, item.relpath, row["kind"], config)
             if PurePosixPath(item.relpath).parts[:1] == (STATE_DIR,):
                 raise VidcolorError(f"{item.uri}: inside vidcolor's state directory")
             if row["output"] in taken:
@@ -62,10 +70,11 @@ def input_rows(inputs: list[str], output_root: str, config: PipelineConfig) -> I
 
 
 def finished_output(output: str, kind: str) -> str | None:
-    """The existing final output, if any (a video may have been written as .mkv)."""
-    candidates = [output]
-    if kind == "video":
-        candidates.append(output[: len(output) - len(PurePosixPath(output).suffix)] + ".mkv")
+    """The existing final output, if any (a video may have been written in the fallback
+    container: :func:`vidcolor.video.containers.possible_outputs`)."""
+    from vidcolor.video.containers import possible_outputs
+
+    candidates = possible_outputs(output) if kind == "video" else [output]
     for uri in candidates:
         if storage.exists(uri):
             return uri
@@ -81,8 +90,11 @@ def plan_input(
         yield row
         return
     try:
-        if not config.overwrite and (done := finished_output(row["output"], row["kind"])):
-            thumbnail = existing_thumbnail(output_root, row["relpath"]) or ""
+        if not config.overwrite and (done := _finished(row, output_root, config)):
+            rel = row["relpath"]
+            if row["kind"] == "sequence":
+                rel = sequences.thumbnail_relpath(FrameSequence.from_json(row["sequence"]))
+            thumbnail = existing_thumbnail(output_root, rel) or ""
             yield {**row, "status": SKIPPED, "output": done, "thumbnail": thumbnail}
         elif row["kind"] == "image":
             refs = [r.to_dict() for r in photo_references(row, config)]
@@ -93,11 +105,28 @@ def plan_input(
         yield failed(row, err)
 
 
-def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key: str):
+def _finished(row: dict, output_root: str, config: PipelineConfig) -> str | None:
+    if row["kind"] == "sequence" and config.sequence_output == "frames":
+        return sequences.finished_frames(row, output_root)
+    return finished_output(row["output"], "image" if row["kind"] == "image" else "video")
+
+
+def _probed(row: dict, config: PipelineConfig):
+    """(its ``VideoInfo``, its identity for the state key, its segments' suffix in the state)."""
+    if row["kind"] == "sequence":
+        return sequences.probe_row(row, config)
     from vidcolor.video.probe import probe
-    from vidcolor.video.segments import plan_segments
 
     info = probe(row["input"])
+    return info, storage.fingerprint(row["input"]), config.encode_settings().segment_suffix()
+
+
+def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key: str):
+    """A video's or a frame sequence's segment rows (see :func:`plan_input`); segments near a
+    reference decode it as context (``plan_segments``' anchors)."""
+    from vidcolor.video.segments import plan_segments
+
+    info, identity, suffix = _probed(row, config)
     refs = video_references(row, info, config)
     reach = round(config.reference_reach * float(info.frame_rate or 25)) if refs else 0
     anchors = [r.frame for r in refs if r.frame is not None]
@@ -108,9 +137,9 @@ def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key:
         anchors=anchors,
         reach=reach,
     )
-    settings = config.encode_settings()
-    key = state_key(row["input"], config_key + references_key(refs, config.reference_reach))
-    state = StateDir.for_input(output_root, key, settings.segment_suffix())
+    keyed = config_key + references_key(refs, config.reference_reach)
+    key = state_key(row["input"], keyed, fingerprint=identity)
+    state = StateDir.for_input(output_root, key, suffix)
     if config.overwrite:
         state.remove()
     plan = VideoPlan(info, segments, info.frame_pts[0], refs, reach)
@@ -119,6 +148,7 @@ def _video_rows(row: dict, output_root: str, config: PipelineConfig, config_key:
     todo = [s for s in segments if s.index not in done]
     video = {
         **row,
+        "sequence": "",  # the plan has it
         "state": state.root,
         "todo": len(todo),
         "n_segments": len(segments),

@@ -15,7 +15,7 @@ from vidcolor import storage
 class InputResult:
     input: str
     output: str | None
-    kind: str  # 'video' | 'image'
+    kind: str  # 'video' | 'sequence' | 'image'
     status: str = "ok"  # 'ok' | 'skipped' | 'failed'
     error: str | None = None
     frames: int = 0
@@ -23,6 +23,10 @@ class InputResult:
     scene_cuts: list[dict] = field(default_factory=list)  # {'frame': i, 'time': seconds}
     # frames the decoder could not decode (a broken or lost packet): shown as their neighbour
     concealed: list[dict] = field(default_factory=list)  # {'frame': i, 'time': seconds}
+    # where the source's timestamps jumped (joined recordings, PTS wrap), repaired as ffmpeg does
+    jumps: list[dict] = field(default_factory=list)  # {'time': seconds in the output, 'by': s}
+    # a frame sequence's missing or unreadable frames, by number: {'first', 'last', 'reason'}
+    gaps: list[dict] = field(default_factory=list)
     wall_time: float = 0.0  # seconds from the run's start until this output was written
     fps: float = 0.0  # frames / wall_time
     segments: int = 0

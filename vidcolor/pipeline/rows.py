@@ -38,7 +38,7 @@ def new_row(uri: str, **fields) -> dict:
     row = {
         "input": uri,
         "relpath": "",  # the input's path below its root (the output's path below OUT)
-        "kind": "",  # 'video' | 'image' | '' (a listing note, or an input that was never a file)
+        "kind": "",  # 'video' | 'sequence' | 'image' | '' (a listing note, or never a file)
         "output": "",  # final output uri ('' when none is planned)
         "status": TODO,
         "error": "",  # the one line when failed; the note's text for a note
@@ -63,6 +63,7 @@ def new_row(uri: str, **fields) -> dict:
         # a photo's references (JSON list of vidcolor.guide.sidecars.RefSpec; a video's are in
         # its plan), then what the report says of them (JSON, see guide_report)
         "references": "",
+        "sequence": "",  # a frame sequence's files (FrameSequence JSON), listing to plan only
     }
     unknown = set(fields) - set(row)
     if unknown:

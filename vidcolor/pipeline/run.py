@@ -28,9 +28,8 @@ from vidcolor.pipeline.model import ColouriseActor, actor_arguments
 from vidcolor.pipeline.ray_logs import init_ray
 from vidcolor.pipeline.report import Report
 from vidcolor.pipeline.rows import plain
-from vidcolor.pipeline.stages import finish_row, list_batches, load_row, plan_batches
+from vidcolor.pipeline.stages import finish_row, join_row, list_batches, load_row, plan_batches
 from vidcolor.pipeline.state import config_key
-from vidcolor.pipeline.videos import join_or_error
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ def _drive(ds, books: Books, config: PipelineConfig) -> None:
 
     # Joins copy packets (I/O, little CPU): no logical CPU, or Ray Data's tasks would queue them
     # until the whole dataset is done; at most side_tasks() at once instead.
-    join = ray.remote(num_cpus=0, memory=JOIN_MEMORY, max_retries=2)(join_or_error)
+    join = ray.remote(num_cpus=0, memory=JOIN_MEMORY, max_retries=2)(join_row)
     pending: dict = {}
     limit = side_tasks()
     for row in ds.iter_rows():

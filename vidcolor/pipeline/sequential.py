@@ -9,9 +9,8 @@ from vidcolor.pipeline.model import ColouriseActor, actor_arguments
 from vidcolor.pipeline.plan import input_rows, plan_input
 from vidcolor.pipeline.report import InputResult, Report
 from vidcolor.pipeline.rows import TODO
-from vidcolor.pipeline.stages import finish_row, load_row
+from vidcolor.pipeline.stages import finish_row, join_row, load_row
 from vidcolor.pipeline.state import config_key
-from vidcolor.pipeline.videos import join_or_error
 
 
 def colourise_sequential(
@@ -34,7 +33,7 @@ def colourise_sequential(
                     row = model.predict_row(row)
                     row = finish_row(row, config=config, output_root=str(output))
                 if (ready := books.consume(row)) is not None:
-                    books.joined(ready["input"], join_or_error(ready, config, str(output)))
+                    books.joined(ready["input"], join_row(ready, config, str(output)))
     finally:
         report = books.close()
     return report

@@ -1,10 +1,12 @@
 """The pipeline's stages as plain functions, in the order the data flows; ``run.py`` wires them
 onto Ray Data, ``sequential.py`` calls them in a loop, tests call them directly.
 
-    list inputs -> plan each input -> load (video segment | photo) -> model -> finish -> driver
+    list inputs -> plan each input -> load (video or sequence segment | photo) -> model
+      -> finish -> driver -> join (a video's or a sequence's, once all its segments are in)
 
-Videos and photos each have their own load and finish functions (``videos.py``, ``images.py``);
-these dispatchers pick by the row's kind. The model stage is ``model.ColouriseActor``.
+Videos, frame sequences and photos each have their own load and finish functions (``videos.py``,
+``sequences.py``, ``images.py``); these dispatchers pick by the row's kind. The model stage is
+``model.ColouriseActor``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from vidcolor.pipeline import images, videos
+from vidcolor.pipeline import images, sequences, videos
 from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.plan import input_rows, plan_input
-from vidcolor.pipeline.rows import batch_to_rows, rows_to_batch, with_payloads
+from vidcolor.pipeline.rows import batch_to_rows, failed, rows_to_batch, with_payloads
 
 
 def list_batches(
@@ -41,6 +43,8 @@ def load_row(row: dict, *, config: PipelineConfig) -> dict:
     if row["kind"] == "video":
         kw = {"deinterlace": config.deinterlace, "context": config.overlap}
         out = videos.decode_segment_row(row, model_size=config.model_size, **kw)
+    elif row["kind"] == "sequence":
+        out = sequences.decode_row(row, model_size=config.model_size, context=config.overlap)
     elif row["kind"] == "image":
         out = images.read_image_row(row, model_size=config.model_size)
     else:
@@ -55,11 +59,24 @@ def finish_row(
 ) -> dict:
     """Smooth + encode a video segment into its state directory, or write a photo; only small
     columns go on. ``until="smooth"`` stops a video after smoothing (tests compare the ab)."""
-    if row["kind"] == "video":
+    if row["kind"] in ("video", "sequence"):
         out = videos.smooth_segment_row(row, radius=config.smoothing)
         if until == "smooth":
             return out
+        if row["kind"] == "sequence" and config.sequence_output == "frames":
+            return sequences.write_frames_row(out, output_root=output_root)
         return videos.encode_segment_row(out, config=config)
     if row["kind"] == "image":
         return images.write_image_row(row, output_root=output_root)
     return with_payloads(row)
+
+
+def join_row(row: dict, config: PipelineConfig, output_root: str) -> dict:
+    """Finish a video (``videos.join_video``) or a frame sequence (``sequences.join_sequence``)
+    whose segments are all in, on a worker; a failure as ``{"error": one line}`` (a Ray task's
+    exception would arrive pages long)."""
+    join = sequences.join_sequence if row["kind"] == "sequence" else videos.join_video
+    try:
+        return join(row, config, output_root)
+    except Exception as err:  # noqa: BLE001 - this input fails, the run goes on
+        return {"error": failed(row, err)["error"]}

@@ -67,8 +67,11 @@ def config_key(config: PipelineConfig) -> str:
         return config.output_key(str(uri))  # missing checkpoint: loading it reports the error
 
 
-def state_key(input_uri: str, config_key: str) -> str:
-    digest = hashlib.sha256(f"{storage.fingerprint(input_uri)}\0{config_key}".encode())
+def state_key(input_uri: str, config_key: str, fingerprint: str | None = None) -> str:
+    """The state directory's name: the input's identity (``storage.fingerprint``, or the one
+    given: a frame sequence's) and the pixel settings."""
+    fingerprint = fingerprint or storage.fingerprint(input_uri)
+    digest = hashlib.sha256(f"{fingerprint}\0{config_key}".encode())
     return digest.hexdigest()[:24]
 
 

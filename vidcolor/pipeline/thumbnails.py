@@ -42,10 +42,14 @@ def _middle_frame(uri: str) -> np.ndarray:
     return frames[0]
 
 
+def _grab(uri: str) -> np.ndarray:
+    return _photo(uri) if storage.kind_of(uri) == "image" else _middle_frame(uri)
+
+
 def before_after(before_uri: str, after_uri: str) -> np.ndarray:
-    """Input left, output right, at the same moment (the middle of a video), THUMB_HEIGHT high."""
-    grab = _photo if storage.kind_of(after_uri) == "image" else _middle_frame
-    before, after = grab(before_uri), grab(after_uri)
+    """Input left, output right, at the same moment (the middle of a video), THUMB_HEIGHT high
+    (a frame of a sequence and its video: each is a photo or a video by its own name)."""
+    before, after = _grab(before_uri), _grab(after_uri)
     gap = np.full((THUMB_HEIGHT, GAP, 3), 255, dtype=np.uint8)
     return np.hstack([before, gap, after])
 

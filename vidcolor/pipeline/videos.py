@@ -21,7 +21,7 @@ from vidcolor.pipeline.config import PipelineConfig
 from vidcolor.pipeline.guide_report import entries, reached_ranges
 from vidcolor.pipeline.html_report import relative_to
 from vidcolor.pipeline.rows import guarded, model_window, scalars, with_payloads
-from vidcolor.pipeline.state import StateDir, read_plan
+from vidcolor.pipeline.state import StateDir, VideoPlan, read_plan
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,21 @@ def _decode(row: dict, *, model_size: int, context: int, deinterlace: bool = Fal
     """The segment's L at model resolution (context included: ``context`` frames each side for
     the smoothing, more near a reference), its frame times and concealed frames."""
     from vidcolor.video.decode import decode_segment
+    from vidcolor.video.timeline import Timeline
 
     plan = read_plan(row["state"])
     seg = plan.segments[row["segment"]]
-    decoded = decode_segment(row["input"], seg, model_size=model_size, deinterlace=deinterlace)
+    decoded = decode_segment(
+        row["input"], seg, model_size, deinterlace=deinterlace, timeline=Timeline.of(plan.source)
+    )
+    return decoded_row(row, plan, decoded, context)
+
+
+def decoded_row(row: dict, plan: VideoPlan, decoded, context: int) -> dict:
+    """The decode stage's row for a ``DecodedSegment`` of ``row``'s segment (a video's or a
+    frame sequence's): L, each frame's time, the owned frames that were concealed, and the rows
+    the model colours (``context`` frames each side of the owned ones)."""
+    seg = plan.segments[row["segment"]]
     own = decoded.own
     if own.stop - own.start != seg.n_frames:
         raise VidcolorError(
@@ -48,14 +59,9 @@ def _decode(row: dict, *, model_size: int, context: int, deinterlace: bool = Fal
     lost = np.searchsorted(decoded.pts, np.asarray(decoded.concealed, np.int64))
     concealed = np.stack([row["first_frame"] + lost - own.start, times[lost].round(3)], axis=1)
     window = max(0, own.start - context), min(len(decoded.pts), own.stop + context)
+    rows = {"own_lo": own.start, "own_hi": own.stop, "infer_lo": window[0], "infer_hi": window[1]}
     return with_payloads(
-        {
-            **row,
-            "own_lo": own.start,
-            "own_hi": own.stop,
-            "infer_lo": window[0],
-            "infer_hi": window[1],
-        },
+        {**row, **rows},
         l=decoded.l_small.astype(np.float16),
         times=times,
         concealed=concealed.astype(np.float64).reshape(-1, 2),
@@ -72,7 +78,7 @@ def _smooth(row: dict, *, radius: int) -> dict:
     import cv2
 
     from vidcolor.smooth import SmoothingConfig, detect_cuts, smooth_ab
-    from vidcolor.video.probe import codec_threads
+    from vidcolor.video.threads import codec_threads
 
     cv2.setNumThreads(codec_threads())  # OpenCV's default is every core, in a 1-CPU task
     lo, hi = row["own_lo"], row["own_hi"]
@@ -136,13 +142,7 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
     state = _state(row, config)
     plan = read_plan(state.root)
     index = row["segment"]
-    cuts = [
-        {"frame": int(f), "time": float(t)}
-        for f, t in zip(row["cut_frames"], row["cut_times"], strict=True)
-    ]
-    concealed = [{"frame": int(f), "time": float(t)} for f, t in np.asarray(row["concealed"])]
-    refs = reached_ranges(row["reached"])
-    state.write_notes(index, {"cuts": cuts, "concealed": concealed, "references": refs})
+    state.write_notes(index, segment_notes(row))
     uri = state.segment_uri(index)
     with storage.atomic_output(uri) as tmp:
         encode_segment(
@@ -160,6 +160,26 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
 encode_segment_row = guarded(_encode, produces=())
 
 
+def segment_notes(row: dict) -> dict:
+    """What the report needs of a smoothed segment row: its scene cuts, concealed frames and
+    the owned frames each reference reached."""
+    cuts = [
+        {"frame": int(f), "time": float(t)}
+        for f, t in zip(row["cut_frames"], row["cut_times"], strict=True)
+    ]
+    concealed = [{"frame": int(f), "time": float(t)} for f, t in np.asarray(row["concealed"])]
+    return {"cuts": cuts, "concealed": concealed, "references": reached_ranges(row["reached"])}
+
+
+def collected_notes(state: StateDir, n_segments: int) -> tuple[list, list, list]:
+    """Every segment's scene cuts and concealed frames, in frame order, and the frame runs each
+    reference reached."""
+    notes = [state.notes(i) for i in range(n_segments)]
+    cuts = sorted((c for note in notes for c in note["cuts"]), key=lambda c: c["frame"])
+    concealed = sorted((c for note in notes for c in note["concealed"]), key=lambda c: c["frame"])
+    return cuts, concealed, [r for note in notes for r in note["references"]]
+
+
 def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
     """Join every segment of a finished video, copy its audio/subtitles, publish it atomically,
     make its report thumbnail (and previews); returns what the report needs. Runs on a worker,
@@ -174,10 +194,7 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="vidcolor-join-") as tmp:
         files = [state.local_segment(i, Path(tmp)) for i in range(n)]
         output = finalise(row["input"], files, row["output"], config.encode_settings(), plan.source)
-    notes = [state.notes(i) for i in range(n)]
-    cuts = sorted((c for note in notes for c in note["cuts"]), key=lambda c: c["frame"])
-    concealed = sorted((c for note in notes for c in note["concealed"]), key=lambda c: c["frame"])
-    runs = [r for note in notes for r in note["references"]]
+    cuts, concealed, runs = collected_notes(state, n)
     size = storage.size_of(output)
     state.remove()
     png, mp4 = _previews(row["input"], output) if config.preview else (None, None)
@@ -185,6 +202,9 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
         "output": output,
         "scene_cuts": cuts,
         "concealed": concealed,
+        "jumps": [
+            {"time": round(j["time"], 3), "by": round(j["by"], 3)} for j in plan.source.jumps
+        ],
         "bytes": size,
         "thumbnail": thumbnail_or_warn(row["input"], output, output_root, row["relpath"]),
         "preview_png": relative_to(output_root, png),
@@ -193,17 +213,6 @@ def join_video(row: dict, config: PipelineConfig, output_root: str) -> dict:
             plan.references, runs, cuts, output_root=output_root, relpath=row["relpath"]
         ),
     }
-
-
-def join_or_error(row: dict, config: PipelineConfig, output_root: str) -> dict:
-    """:func:`join_video`, with a failure as ``{"error": one line}`` (a Ray task's exception
-    would arrive pages long)."""
-    from vidcolor.pipeline.rows import failed
-
-    try:
-        return join_video(row, config, output_root)
-    except Exception as err:  # noqa: BLE001 - this video fails, the run goes on
-        return {"error": failed(row, err)["error"]}
 
 
 def _previews(src: str, dst: str) -> tuple[str | None, str | None]:

@@ -25,6 +25,7 @@ from vidcolor.video.frames import frame_rotation
 from vidcolor.video.planes import luma_bits, luma_plane, to_display
 from vidcolor.video.probe import open_media, pick_video_stream
 from vidcolor.video.segments import Segment
+from vidcolor.video.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,14 @@ def _src_range(frame: av.VideoFrame):
     return frame.color_range if int(frame.color_range) == 2 else None
 
 
-def _decoded(container, stream, lo: int, hi: int | None, expected: set[int]) -> Iterator:
-    """Decoded frames, decoder output order. A packet the decoder rejects is skipped and decoding
-    goes on, as ffmpeg does; the pts of every packet in [lo, hi) go into ``expected`` so frames
-    lost that way can be filled in."""
+def _decoded(
+    container, stream, lo: int, hi: int | None, expected: set[int], timeline: Timeline
+) -> Iterator:
+    """Decoded frames, decoder output order, timestamps repaired (``timeline``). A packet the
+    decoder rejects is skipped and decoding goes on, as ffmpeg does; the pts of every packet in
+    [lo, hi) go into ``expected`` so frames lost that way can be filled in."""
     for packet in container.demux(stream):
+        timeline.fix(packet)
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is not None and lo <= pts and (hi is None or pts < hi):
             expected.add(pts)
@@ -85,15 +89,17 @@ def _fill(expected: set[int], after: int | None, before: float, source: _Frame) 
 
 
 def _iter_frames(
-    uri: str, seg: Segment, *, owned_only: bool, deinterlace: bool = False
+    uri: str, seg: Segment, *, owned_only: bool, deinterlace: bool = False, timeline=None
 ) -> Iterator[_Frame]:
     """Frames of ``seg`` in pts order: context+owned, or owned only. A frame the decoder loses is
-    replaced by its neighbour (the one before, or after at the start), so count and pts stay."""
+    replaced by its neighbour (the one before, or after at the start), so count and pts stay.
+    ``timeline``: the source's repaired timestamps (``Timeline.of(info)``), when it has jumps."""
+    timeline = timeline or Timeline([])
     lo = seg.start_pts if owned_only else seg.context_start_pts
     hi = seg.end_pts if owned_only else seg.context_end_pts
     with open_media(uri) as container:
         stream = pick_video_stream(container, uri)
-        frames = _frames_in(container, stream, seg, lo, hi)
+        frames = _frames_in(container, stream, seg, (lo, hi), timeline)
         try:
             yield from _deinterlaced(frames, stream) if deinterlace else frames
         except av.FFmpegError as err:
@@ -130,19 +136,22 @@ def _deinterlaced(frames: Iterator[_Frame], stream) -> Iterator[_Frame]:
     yield from pulled()
 
 
-def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iterator[_Frame]:
+def _frames_in(
+    container, stream, seg: Segment, span: tuple, timeline: Timeline
+) -> Iterator[_Frame]:
     """Decode [lo, hi) after seeking for ``seg``; lost frames filled (see ``_iter_frames``)."""
+    lo, hi = span
     for attempt in ("seek", "from_start"):
         if attempt == "seek" and seg.index > 0:
-            container.seek(seg.seek_pts, stream=stream)
+            timeline.seek(container, stream, seg.seek_pts)
         elif attempt == "from_start":
             # The demuxer's index put us past our first frame: decode from the start.
-            container.seek(0, stream=stream, backward=True, any_frame=False)
+            timeline.rewind(container, stream)
             stream.codec_context.flush_buffers()
         expected: set[int] = set()
         landed_late = False
         prev: _Frame | None = None
-        for frame in _decoded(container, stream, lo, hi, expected):
+        for frame in _decoded(container, stream, lo, hi, expected, timeline):
             pts = frame.pts
             if pts is None:
                 continue
@@ -165,10 +174,11 @@ def _frames_in(container, stream, seg: Segment, lo: int, hi: int | None) -> Iter
 
 
 def decode_segment(
-    uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False
+    uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False, timeline=None
 ) -> DecodedSegment:
     """Decode ``seg`` (context included) to normalised L at model resolution; ``deinterlace``
-    runs bwdif first (pass the same value the encoder's ``EncodeSettings.deinterlace`` has)."""
+    runs bwdif first (pass the same value the encoder's ``EncodeSettings.deinterlace`` has);
+    ``timeline`` repairs timestamp jumps (``Timeline.of(info)``)."""
     pts: list[int] = []
     chunks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
@@ -183,7 +193,8 @@ def decode_segment(
             chunks.append(cie.normalize_l(l_star)[:, None])
             pending.clear()
 
-    for item in _iter_frames(uri, seg, owned_only=False, deinterlace=deinterlace):
+    frames = _iter_frames(uri, seg, owned_only=False, deinterlace=deinterlace, timeline=timeline)
+    for item in frames:
         frame = item.frame
         if target is None:
             rotation = item.rotation
@@ -231,22 +242,35 @@ class LumaFrame:
 
 
 def iter_luma(
-    uri: str, seg: Segment, *, matrix: int = 1, full_range: bool = False, deinterlace: bool = False
+    uri: str,
+    seg: Segment,
+    *,
+    matrix: int = 1,
+    full_range: bool = False,
+    deinterlace: bool = False,
+    timeline=None,
 ) -> Iterator[LumaFrame]:
     """The owned frames of ``seg`` as their stored luma codes, display orientation.
 
     Sources without a luma plane (RGB, palette) are converted with ``matrix``/``full_range``, the
     ones the output is tagged with."""
-    for item in _iter_frames(uri, seg, owned_only=True, deinterlace=deinterlace):
-        frame = item.frame
-        bits = luma_bits(frame.format)
-        if bits is None:
-            deep = max(c.bits for c in frame.format.components) > 8
-            frame = frame.reformat(
-                format="yuv444p10le" if deep else "yuv444p",
-                dst_colorspace=matrix,
-                dst_color_range=2 if full_range else 1,
-            )
-            bits = 10 if deep else 8
-        y = to_display(luma_plane(frame), item.rotation)
+    frames = _iter_frames(uri, seg, owned_only=True, deinterlace=deinterlace, timeline=timeline)
+    for item in frames:
+        y, bits = luma_of(item.frame, matrix=matrix, full_range=full_range)
+        y = to_display(y, item.rotation)
         yield LumaFrame(item.pts, item.duration, y, bits, item.concealed)
+
+
+def luma_of(frame: av.VideoFrame, *, matrix: int, full_range: bool) -> tuple[np.ndarray, int]:
+    """(luma codes (H, W), their bits) of a decoded frame, coded orientation: its own luma plane,
+    or, for RGB and palette frames, Y' computed with ``matrix``/``full_range`` (the output's)."""
+    bits = luma_bits(frame.format)
+    if bits is None:
+        deep = max(c.bits for c in frame.format.components) > 8
+        frame = frame.reformat(
+            format="yuv444p10le" if deep else "yuv444p",
+            dst_colorspace=matrix,
+            dst_color_range=2 if full_range else 1,
+        )
+        bits = 10 if deep else 8
+    return luma_plane(frame), bits

@@ -19,13 +19,16 @@ import av
 import numpy as np
 
 from vidcolor.errors import VidcolorError
+from vidcolor.video import containers
 from vidcolor.video.chroma import ChromaMerger
 from vidcolor.video.codecs import CODECS
 from vidcolor.video.decode import iter_luma
 from vidcolor.video.planes import change_depth, chroma_subsampling, make_frame, pad_to
-from vidcolor.video.probe import VideoInfo, codec_threads
+from vidcolor.video.probe import VideoInfo
 from vidcolor.video.segments import Segment
 from vidcolor.video.tags import ColourTags, output_tags
+from vidcolor.video.threads import codec_threads
+from vidcolor.video.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,8 @@ class EncodeSettings:
             raise VidcolorError(f"unknown codec {self.codec!r}; choose one of {sorted(CODECS)}")
 
     def container_suffix(self) -> str:
-        return _PREFERRED_SUFFIX[self.codec]
+        """The preferred container (before any fallback for streams it can't hold)."""
+        return containers.PREFERRED[self.codec]
 
     def segment_format(self) -> str:
         """Muxer for intermediate segment files (whatever suffix the caller's path has)."""
@@ -119,14 +123,21 @@ def _open_video(out, settings: EncodeSettings, source: VideoInfo, pix_fmt: str, 
     ctx.colorspace, ctx.color_primaries, ctx.color_trc = tags.matrix, tags.primaries, tags.transfer
     ctx.color_range = 2 if tags.full_range else 1
     v = source.video
-    if v.sample_aspect_ratio:
-        sar = Fraction(v.sample_aspect_ratio)
-        ctx.sample_aspect_ratio = 1 / sar if source.rotation in (90, 270) else sar
+    if sar := output_sar(source):
+        ctx.sample_aspect_ratio = sar
     if settings.deinterlace:
         ctx.field_order = _FIELD_ORDER_CODES["progressive"]
     elif v.field_order in _FIELD_ORDER_CODES:
         ctx.field_order = _FIELD_ORDER_CODES[v.field_order]
     return stream
+
+
+def output_sar(source: VideoInfo) -> Fraction | None:
+    """The output's sample aspect ratio: the source's, inverted when the frames are turned."""
+    if not source.video.sample_aspect_ratio:
+        return None
+    sar = Fraction(source.video.sample_aspect_ratio)
+    return 1 / sar if source.rotation in (90, 270) else sar
 
 
 def _tag_frame(frame: av.VideoFrame, tags: ColourTags) -> None:
@@ -136,6 +147,26 @@ def _tag_frame(frame: av.VideoFrame, tags: ColourTags) -> None:
         tags.transfer,
     )
     frame.color_range = 2 if tags.full_range else 1
+
+
+def _luma(uri: str, seg: Segment, settings: EncodeSettings, source: VideoInfo, tags: ColourTags):
+    """The owned frames' stored luma: decoded from ``uri``, or read from a frame sequence's
+    files (Y' computed with the output's matrix and range)."""
+    if source.sequence:
+        from vidcolor.sequences.frames import iter_sequence_luma
+        from vidcolor.sequences.names import FrameSequence
+
+        seq = FrameSequence.from_json(source.sequence)
+        size = (source.height, source.width)
+        return iter_sequence_luma(seq, seg, size, tags.matrix, tags.full_range)
+    return iter_luma(
+        uri,
+        seg,
+        matrix=tags.matrix,
+        full_range=tags.full_range,
+        deinterlace=settings.deinterlace,
+        timeline=Timeline.of(source),
+    )
 
 
 def encode_segment(
@@ -160,14 +191,8 @@ def encode_segment(
     with av.open(str(out_path), mode="w", format=settings.segment_format()) as out:
         stream = _open_video(out, settings, source, pix_fmt, tags)
         merge = ChromaMerger(fmt, pix_fmt, (stream.height, stream.width))
-        luma = iter_luma(
-            uri,
-            seg,
-            matrix=tags.matrix,
-            full_range=tags.full_range,
-            deinterlace=settings.deinterlace,
-        )
-        for item, ab in zip(luma, ab_small, strict=False):
+        frames = _luma(uri, seg, settings, source, tags)
+        for item, ab in zip(frames, ab_small, strict=False):
             if item.y.shape != (source.height, source.width):
                 raise VidcolorError(
                     f"{uri}: frame at pts {item.pts} is {item.y.shape[1]}x{item.y.shape[0]}, "

@@ -1,35 +1,29 @@
 """Join encoded segments by stream copy and copy the source's audio/subtitles packet-for-packet.
 
 Nothing is re-encoded here. Packets of all streams are merged in DTS order (the muxer interleaves
-properly), keeping their timestamps. The container is mp4 (h264/h265), mov (ProRes) or mkv (FFV1),
-falling back to mkv when a source stream cannot go in the preferred one.
+properly), keeping their timestamps. The container follows :mod:`vidcolor.video.containers`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import av
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
-from vidcolor.video.encode import EncodeSettings
+from vidcolor.video import containers
+from vidcolor.video.aspect import set_sar
+from vidcolor.video.encode import EncodeSettings, output_sar
 from vidcolor.video.probe import VideoInfo, open_media
+from vidcolor.video.timeline import Timeline
 
 log = logging.getLogger(__name__)
-
-# Stream codecs each container takes as a stream copy (conservative; anything else -> mkv).
-_MP4_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "opus", "flac", "alac", "dts", "truehd"}
-_MOV_AUDIO = _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le"}
-_ACCEPTS = {
-    ".mp4": {"audio": _MP4_AUDIO, "subtitle": {"mov_text"}},
-    ".mov": {"audio": _MOV_AUDIO, "subtitle": {"mov_text"}},
-    ".mkv": None,  # takes everything we copy
-}
 
 
 def _copied_streams(source: VideoInfo):
@@ -37,15 +31,8 @@ def _copied_streams(source: VideoInfo):
 
 
 def container_for(source: VideoInfo, settings: EncodeSettings) -> str:
-    """'.mp4' | '.mov' | '.mkv': the preferred container unless a copied stream can't go in it."""
-    preferred = settings.container_suffix()
-    accepts = _ACCEPTS[preferred]
-    if accepts is None:
-        return preferred
-    for s in _copied_streams(source):
-        if s.codec not in accepts[s.kind]:
-            return ".mkv"
-    return preferred
+    """'.mp4' | '.mov' | '.mkv' for the finished ``source`` (see :mod:`vidcolor.video.containers`)."""
+    return containers.container_for(settings.codec, _copied_streams(source))
 
 
 def _packets(container, streams) -> Iterator:
@@ -95,6 +82,19 @@ def _check_monotonic(out_uri: str, last: dict, index: int, dts: int | None) -> N
     last[index] = dts
 
 
+def _keep_monotonic(last: dict, tag, packet) -> None:
+    """A copied packet whose DTS does not follow its stream's last (where a repaired timestamp
+    jump leaves the two recordings' audio overlapping by a few ms) gets the next one, as
+    ffmpeg's muxing loop does ("Non-monotonous DTS ... changing to")."""
+    if packet.dts is None:
+        return
+    if tag in last and packet.dts <= last[tag]:
+        if packet.pts is not None and packet.pts >= packet.dts:
+            packet.pts = max(packet.pts, last[tag] + 1)
+        packet.dts = last[tag] + 1
+    last[tag] = packet.dts
+
+
 def finalise(
     source_uri: str,
     segment_files: list[Path],
@@ -102,55 +102,68 @@ def finalise(
     settings: EncodeSettings,
     source: VideoInfo,
 ) -> str:
-    """Write the finished video to ``out_uri`` (suffix may change to .mkv); returns the uri written."""
+    """Write the finished video to ``out_uri`` (suffix may change to .mkv); returns the uri written.
+    The audio and subtitles come from ``source_uri``, or from ``source.sidecar`` when it names
+    one (a frame sequence's WAV; a sequence without one has nothing to copy)."""
     if not segment_files:
         raise VidcolorError(f"{source_uri}: no encoded segments to join")
-    suffix = container_for(source, settings)
-    out_uri = str(out_uri)
-    current = PurePosixPath(out_uri).suffix
-    if current.lower() != suffix:
-        final_uri = out_uri[: len(out_uri) - len(current)] + suffix if current else out_uri + suffix
-        if current.lower() in (".mp4", ".mov") and suffix == ".mkv":
-            kinds = ", ".join(
-                f"{s.kind} {s.codec}"
-                for s in _copied_streams(source)
-                if s.codec not in _ACCEPTS[current.lower()][s.kind]
-            )
-            log.warning(
-                "%s: writing %s instead: %s cannot go in %s", out_uri, suffix, kinds, current
-            )
-        out_uri = final_uri
-
-    with storage.atomic_output(out_uri) as tmp, open_media(source_uri) as src:
-        copied = [src.streams[s.index] for s in _copied_streams(source)]
+    out_uri = containers.final_output(str(out_uri), settings.codec, _copied_streams(source))
+    copy_from = source.sidecar or (None if source.sequence else source_uri)
+    with storage.atomic_output(out_uri) as tmp, _opened(copy_from) as src:
         with av.open(str(tmp), mode="w") as out:
-            for key, value in src.metadata.items():
+            for key, value in src.metadata.items() if src and not source.sidecar else ():
                 if key not in ("major_brand", "minor_version", "compatible_brands", "encoder"):
                     out.metadata[key] = value
-            seg0 = av.open(str(segment_files[0]))
-            try:
-                out_streams = {}
-                for s in sorted([src.streams[source.video_index], *copied], key=lambda s: s.index):
-                    template = seg0.streams.video[0] if s.index == source.video_index else s
-                    o = out.add_stream_from_template(template)
-                    o.time_base = s.time_base
-                    for k in ("language", "title", "handler_name"):
-                        if k in s.metadata:
-                            o.metadata[k] = s.metadata[k]
-                    o.disposition = s.disposition
-                    out_streams[s.index] = o
-            finally:
-                seg0.close()
-
-            video_out = out_streams[source.video_index]
-            tagged = [((source.video_index, p) for p in _segment_packets(segment_files))]
+            video_out, copied = _add_streams(out, src, source, segment_files[0])
+            tagged = [((_VIDEO, p) for p in _segment_packets(segment_files))]
             if copied:  # demux() with no streams would demux all of them, video included
-                tagged.append((p.stream.index, p) for p in _packets(src, copied))
-            last_dts: dict[int, int] = {}
-            for index, packet in heapq.merge(*tagged, key=_OrderKey()):
-                if index == source.video_index:  # segment joins: DTS must keep increasing
-                    _check_monotonic(out_uri, last_dts, index, packet.dts)
-                packet.stream = out_streams[index] if index != source.video_index else video_out
+                fix = Timeline.of(source).fix  # the source's jumps, repaired as in the video
+                tagged.append((p.stream.index, fix(p)) for p in _packets(src, list(copied)))
+            last_dts: dict = {}
+            for tag, packet in heapq.merge(*tagged, key=_OrderKey()):
+                if tag is _VIDEO:  # segment joins: DTS must keep increasing
+                    _check_monotonic(out_uri, last_dts, tag, packet.dts)
+                else:
+                    _keep_monotonic(last_dts, tag, packet)
+                packet.stream = video_out if tag is _VIDEO else copied[packet.stream]
                 out.mux(packet)
     log.info("%s: wrote %d segments", out_uri, len(segment_files))
     return out_uri
+
+
+_VIDEO = "video"  # the tag of the segments' packets in the merge
+
+
+@contextlib.contextmanager
+def _opened(uri: str | None):
+    if uri is None:
+        yield None
+        return
+    with open_media(uri) as container:
+        yield container
+
+
+def _add_streams(out, src, source: VideoInfo, first_segment: Path):
+    """The output's streams in the source's order (a sidecar's after the video): the video from
+    the first segment's stream (with the source's SAR, see :mod:`vidcolor.video.aspect`) and a
+    copy of each audio and subtitle stream; returns (video stream, {source stream: output})."""
+    copied = [src.streams[s.index] for s in _copied_streams(source)] if src else []
+    video_src = src.streams[source.video_index] if src and not source.sidecar else None
+    copies = {}
+    with av.open(str(first_segment)) as seg0:
+        video_template = seg0.streams.video[0]
+        order = [video_src or video_template, *copied]
+        if video_src is not None:
+            order.sort(key=lambda s: s.index)
+        for s in order:
+            is_video = s is video_src or s is video_template
+            o = out.add_stream_from_template(video_template if is_video else s)
+            o.time_base = s.time_base
+            for k in ("language", "title", "handler_name"):
+                if k in s.metadata:
+                    o.metadata[k] = s.metadata[k]
+            o.disposition = s.disposition
+            copies[_VIDEO if is_video else s] = o
+    video_out = copies.pop(_VIDEO)
+    set_sar(video_out, output_sar(source))
+    return video_out, copies

@@ -7,7 +7,6 @@ decodes and to read its display matrix (rotation), which only reaches us on deco
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +15,8 @@ import av
 
 from vidcolor import storage
 from vidcolor.errors import VidcolorError
+from vidcolor.video.threads import codec_threads
+from vidcolor.video.timeline import JumpFinder, Timeline, jumps_possible
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,19 @@ class VideoInfo:
     width: int  # as displayed (rotation applied)
     height: int
     frame_durations_last: int = 0  # duration of the last frame in time_base units (for muxing)
+    # Timestamp jumps repaired as ffmpeg does (vidcolor.video.timeline): every pts above is
+    # repaired; the copied streams' packets are shifted when read. Only for MPEG-TS/PS inputs.
+    jumps: list[dict] = field(default_factory=list)
+    seek_points: list[list[int]] = field(default_factory=list)  # [repaired keyframe pts, byte]
+    ts_offset: str = "0"  # seconds added to every timestamp before any jump (-the start)
+    # A frame sequence (vidcolor.sequences): its files (FrameSequence JSON) and a sidecar WAV
+    # whose streams (indices: the WAV's own) are copied instead of the source's.
+    sequence: str = ""
+    sidecar: str | None = None
 
     @property
     def video(self) -> StreamInfo:
-        return next(s for s in self.streams if s.index == self.video_index)
+        return next(s for s in self.streams if s.index == self.video_index and s.kind == "video")
 
     @property
     def frame_count(self) -> int:
@@ -134,7 +144,7 @@ def _kind(stream) -> str:
     return stream.type if stream.type in ("video", "audio", "subtitle") else "data"
 
 
-def _stream_info(stream) -> StreamInfo:
+def stream_info(stream) -> StreamInfo:
     ctx = stream.codec_context
     info = StreamInfo(
         index=stream.index,
@@ -157,94 +167,164 @@ def _stream_info(stream) -> StreamInfo:
     return info
 
 
+@dataclass
+class _Scan:
+    """What the packet scan of the video stream found."""
+
+    pts: list[int] = field(default_factory=list)  # every packet's pts, demux order
+    keys: list[int] = field(default_factory=list)  # indices in ``pts`` of the keyframes
+    durations: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # byte positions (files that may jump)
+    first_frame: av.VideoFrame | None = None
+    jumps: list[dict] = field(default_factory=list)
+    seek_points: list[list[int]] = field(default_factory=list)
+    ts_offset: Fraction = Fraction(0)
+
+    @property
+    def last_duration(self) -> int:
+        """Duration of the last frame in display order."""
+        return self.durations[max(range(len(self.pts)), key=self.pts.__getitem__)]
+
+
 def probe(uri: str) -> VideoInfo:
     """Describe ``uri``. ``VidcolorError`` for garbage, no video stream or zero decodable frames."""
     uri = str(uri)
     with open_media(uri) as container:
         vstream = pick_video_stream(container, uri)
-        streams = [_stream_info(s) for s in container.streams]
+        streams = [stream_info(s) for s in container.streams]
         vinfo = next(s for s in streams if s.index == vstream.index)
+        scan = _scan_packets(container, vstream, uri)
+        _check_complete(uri, vstream, scan)
+        _from_first_frame(vinfo, vstream, scan.first_frame)
+        keys = sorted(scan.pts[i] for i in scan.keys)
+        vinfo.frame_count, vinfo.keyframes = len(scan.pts), keys
+        return _video_info(uri, container, streams, vinfo, scan, keys)
 
-        pts_list: list[int] = []
-        key_list: list[int] = []
-        first_frame = None
-        last_duration = 0
-        max_pts = 0
-        try:
-            for pkt in container.demux(vstream):
-                if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
-                    continue  # flush packet
-                pts = pkt.pts if pkt.pts is not None else pkt.dts
-                if pts is None:
-                    raise VidcolorError(f"{uri}: video packets carry no timestamps")
-                if not pts_list or pts >= max_pts:
-                    max_pts = pts
-                    last_duration = pkt.duration or 0  # of the last frame in display order
-                pts_list.append(pts)
-                if pkt.is_keyframe:
-                    key_list.append(pts)
-                if first_frame is None:
-                    frames = vstream.decode(pkt)
-                    if frames:
-                        first_frame = frames[0]
-            if first_frame is None and pts_list:
-                frames = vstream.decode(None)
-                first_frame = frames[0] if frames else None
-        except av.FFmpegError as err:
-            raise VidcolorError(f"{uri}: corrupt video stream ({_reason(err)})") from err
-        if not pts_list or first_frame is None:
-            raise VidcolorError(f"{uri}: video stream has no decodable frames")
-        if vstream.frames and len(pts_list) < vstream.frames:
-            # Lost packets are concealed when decoding; a file cut short is not a film to finish.
-            raise VidcolorError(
-                f"{uri}: truncated: the index lists {vstream.frames} frames, "
-                f"only {len(pts_list)} are in the file"
-            )
 
-        if first_frame.format is not None:
-            vinfo.pix_fmt = first_frame.format.name
-            vinfo.bit_depth = max(c.bits for c in first_frame.format.components)
-        vinfo.width, vinfo.height = first_frame.width, first_frame.height
-        vinfo.rotation = int(round(first_frame.rotation or 0)) % 360
-        vinfo.colorspace = int(first_frame.colorspace)
-        vinfo.color_range = int(first_frame.color_range)
-        _scan_properties(vinfo, vstream, first_frame)
-        pts_list.sort()
-        key_list.sort()
-        vinfo.frame_count = len(pts_list)
-        vinfo.keyframes = key_list
-        time_base = Fraction(vstream.time_base)
-        if container.duration:
-            duration = container.duration / 1_000_000
-        else:
-            duration = float((pts_list[-1] - pts_list[0] + last_duration) * time_base)
-        display_w, display_h = vinfo.width, vinfo.height
-        if vinfo.rotation in (90, 270):
-            display_w, display_h = display_h, display_w
-        if not key_list:
-            key_list = [pts_list[0]]  # some demuxers flag nothing: the first frame must decode
-        return VideoInfo(
-            uri=uri,
-            container=container.format.name,
-            duration=duration,
-            streams=streams,
-            video_index=vstream.index,
-            frame_pts=pts_list,
-            keyframe_pts=key_list,
-            time_base=time_base,
-            width=display_w,
-            height=display_h,
-            frame_durations_last=last_duration,
+def _scan_packets(container, vstream, uri: str) -> _Scan:
+    """Every video packet's pts (no pixel work), the keyframes, and the first decoded frame; in
+    a format whose timestamps may jump, the audio packets too, to find and repair the jumps."""
+    scan = _Scan()
+    finder = _jump_finder(container, vstream)
+    streams = [vstream, *container.streams.audio] if finder else [vstream]
+    try:
+        for pkt in container.demux(*streams):
+            if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
+                continue  # flush packet
+            if finder is not None:
+                finder.feed(pkt)
+            if pkt.stream.index != vstream.index:
+                continue
+            _add_packet(scan, pkt, uri, finder)
+            if scan.first_frame is None:
+                frames = vstream.decode(pkt)
+                scan.first_frame = frames[0] if frames else None
+        if scan.first_frame is None and scan.pts:
+            frames = vstream.decode(None)
+            scan.first_frame = frames[0] if frames else None
+    except av.FFmpegError as err:
+        raise VidcolorError(f"{uri}: corrupt video stream ({_reason(err)})") from err
+    if finder is not None and (finder.jumps or finder.base):
+        _repair(scan, finder, vstream)
+    return scan
+
+
+def _add_packet(scan: _Scan, pkt, uri: str, finder: JumpFinder | None) -> None:
+    pts = pkt.pts if pkt.pts is not None else pkt.dts
+    if pts is None:
+        raise VidcolorError(f"{uri}: video packets carry no timestamps")
+    if pkt.is_keyframe:
+        scan.keys.append(len(scan.pts))
+    scan.pts.append(pts)
+    scan.durations.append(pkt.duration or 0)
+    if finder is not None:
+        scan.positions.append(finder.streams[pkt.stream.index].pos)
+
+
+def _jump_finder(container, vstream) -> JumpFinder | None:
+    """A :class:`JumpFinder` over the video and audio streams, for formats whose timestamps
+    ffmpeg repairs (MPEG-TS, MPEG-PS); None for the others."""
+    if not jumps_possible(container):
+        return None
+    streams = (vstream, *container.streams.audio)
+    starts = [s.start_time * s.time_base for s in streams if s.start_time is not None]
+    finder = JumpFinder(base=-min(starts) if starts else Fraction(0))
+    rate = vstream.average_rate or vstream.guessed_rate
+    finder.add_stream(vstream.index, vstream.time_base, 1 / rate if rate else 0)
+    for s in container.streams.audio:
+        ctx = s.codec_context
+        frame = (
+            Fraction(ctx.frame_size, ctx.sample_rate) if ctx.frame_size and ctx.sample_rate else 0
+        )
+        finder.add_stream(s.index, s.time_base, frame)
+    return finder
+
+
+def _repair(scan: _Scan, finder: JumpFinder, vstream) -> None:
+    """Every pts shifted by the offset in force at its packet's byte position."""
+    index, time_base = vstream.index, vstream.time_base
+    jumps = finder.found()
+    timeline = Timeline(jumps, base=str(finder.base))
+    scan.ts_offset = finder.base
+    scan.pts = [
+        timeline.shift(index, b, time_base) + p
+        for p, b in zip(scan.pts, scan.positions, strict=True)
+    ]
+    scan.jumps = [j.to_dict() for j in jumps]
+    scan.seek_points = sorted([scan.pts[i], scan.positions[i]] for i in scan.keys)
+
+
+def _check_complete(uri: str, vstream, scan: _Scan) -> None:
+    if not scan.pts or scan.first_frame is None:
+        raise VidcolorError(f"{uri}: video stream has no decodable frames")
+    if vstream.frames and len(scan.pts) < vstream.frames:
+        # Lost packets are concealed when decoding; a file cut short is not a film to finish.
+        raise VidcolorError(
+            f"{uri}: truncated: the index lists {vstream.frames} frames, "
+            f"only {len(scan.pts)} are in the file"
         )
 
 
-def codec_threads() -> int:
-    """Threads for one decoder or encoder: the CPUs this task was given (Ray sets OMP_NUM_THREADS
-    to a task's num_cpus), not every core of the machine, which is FFmpeg's default."""
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
-    except ValueError:
-        return os.cpu_count() or 1
+def _from_first_frame(vinfo: StreamInfo, vstream, first_frame) -> None:
+    """What only a decoded frame tells: format, size, rotation, colour, SAR, field order."""
+    if first_frame.format is not None:
+        vinfo.pix_fmt = first_frame.format.name
+        vinfo.bit_depth = max(c.bits for c in first_frame.format.components)
+    vinfo.width, vinfo.height = first_frame.width, first_frame.height
+    vinfo.rotation = int(round(first_frame.rotation or 0)) % 360
+    vinfo.colorspace = int(first_frame.colorspace)
+    vinfo.color_range = int(first_frame.color_range)
+    _scan_properties(vinfo, vstream, first_frame)
+
+
+def _video_info(
+    uri: str, container, streams: list, vinfo: StreamInfo, scan: _Scan, keys: list[int]
+) -> VideoInfo:
+    time_base = Fraction(container.streams[vinfo.index].time_base)
+    pts = sorted(scan.pts)
+    if container.duration and not scan.jumps:
+        duration = container.duration / 1_000_000
+    else:  # (with jumps the container's duration spans them)
+        duration = float((pts[-1] - pts[0] + scan.last_duration) * time_base)
+    display_w, display_h = vinfo.width, vinfo.height
+    if vinfo.rotation in (90, 270):
+        display_w, display_h = display_h, display_w
+    return VideoInfo(
+        uri=uri,
+        container=container.format.name,
+        duration=duration,
+        streams=streams,
+        video_index=vinfo.index,
+        frame_pts=pts,
+        keyframe_pts=keys or [pts[0]],  # some demuxers flag no keyframe: the first must decode
+        time_base=time_base,
+        width=display_w,
+        height=display_h,
+        frame_durations_last=scan.last_duration,
+        jumps=scan.jumps,
+        seek_points=scan.seek_points,
+        ts_offset=str(scan.ts_offset),
+    )
 
 
 _FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
