@@ -216,3 +216,21 @@ def test_sequences_benchmark_smoke(tmp_path):
     assert [r["input"] for r in e2e] == ["DPX sequence -> DPX", "FFV1 video -> FFV1"]
     assert all(r["frames"] == 4 and r["frames/s"] > 0 for r in e2e)
     assert 0 < result.headline["value"] and result.headline["goal"] == "<= 1.5"
+
+
+def test_sizing_bench_smoke(tmp_path):
+    """`vidcolor bench sizing --smoke`: every stage costs something, the ratio is the stages'
+    sum over the unavoidable pair's, and the cores per GPU follow from the frames/s."""
+    [result], errors = bench.run_benchmarks(["sizing"], tmp_path, smoke=True)
+    assert errors == {}
+    stages, cores = result.tables.values()
+    size = next(k for k in stages[0] if k != "CPU ms/frame")
+    cost = {r["CPU ms/frame"]: r[size] for r in stages}
+    assert all(v > 0 for v in cost.values())
+    assert cost["ratio (goal <= 1.5)"] == pytest.approx(
+        cost["all but the model"] / cost["H.264 decode + x264 alone"], rel=0.02
+    )
+    for row in cores:
+        assert row[f"cores at {size}"] == pytest.approx(
+            row["GPU frames/s"] * cost["all but the model"] / 1000, rel=0.02, abs=0.1
+        )

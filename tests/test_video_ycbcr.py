@@ -211,3 +211,44 @@ def test_kernel_compiles_when_no_cache_directory_is_writable(monkeypatch):
     args = (*merger._tables, *merger._matrices, *merger._code_range, out)
     uncached.merge_plane(y, 2, 2, ab, *args)
     assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "pix_fmt"),
+    [
+        (cie.YCbCrFormat(0.2126, 0.0722), "yuv420p"),
+        (cie.YCbCrFormat(0.299, 0.114, bits=10), "yuv422p10le"),
+        (cie.YCbCrFormat(0.2126, 0.0722, full_range=True), "yuv444p"),
+    ],
+)
+def test_torch_merge_equals_the_compiled_kernel(fmt, pix_fmt):
+    """The GPU merge's maths (video/chroma_torch.py) on CPU tensors: a batch of real frames
+    (skimage photos' luma, their own ab at model resolution, saturated 1.6x so that many samples
+    need the gamut fit) gives the kernel's Cb/Cr codes: float64 on all but a rounding edge's
+    samples, float32 (the GPU default) within one code."""
+    from skimage import data, transform
+
+    from vidcolor.video.chroma import ChromaMerger
+    from vidcolor.video.chroma_torch import TorchChromaMerger
+
+    scale = 1 << (fmt.bits - 8)
+    lo, hi = (0, fmt.max_code) if fmt.full_range else (16 * scale, 235 * scale)
+    frames, abs_ = [], []
+    for photo in (data.astronaut(), data.coffee(), data.chelsea()):
+        rgb = transform.resize(photo, (96, 160), anti_aliasing=True)
+        lab = skcolor.rgb2lab(rgb)
+        y = lo + (hi - lo) * skcolor.rgb2gray(rgb)
+        frames.append(np.round(y).astype(np.uint16 if scale > 1 else np.uint8))
+        small = transform.resize(lab[..., 1:], (24, 40), anti_aliasing=True)
+        abs_.append((1.6 * small / color.AB_SCALE).transpose(2, 0, 1).astype(np.float32))
+    y, ab = np.stack(frames), np.stack(abs_)
+    kernel = ChromaMerger(fmt, pix_fmt, y.shape[1:])
+    expected = np.stack([kernel(f, a).astype(np.int32) for f, a in zip(y, ab, strict=True)])
+    rgb = skcolor.lab2rgb(np.stack([np.full(ab.shape[2:], 60.0), *(ab[0] * color.AB_SCALE)], -1))
+    assert np.mean(np.any((rgb <= 0) | (rgb >= 1), -1)) > 0.05  # the gamut fit is exercised
+    for dtype, identical in ((torch.float64, 0.999), (torch.float32, 0.99)):
+        merger = TorchChromaMerger(fmt, pix_fmt, y.shape[1:], dtype=dtype)
+        ours = merger(torch.from_numpy(y.astype(np.int32)), torch.from_numpy(ab)).numpy()
+        assert ours.shape == expected.shape
+        diff = np.abs(ours - expected)
+        assert diff.max() <= 1 and (diff == 0).mean() >= identical, (dtype, (diff == 0).mean())

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "train": "training samples/s with 1 and 2 workers (benchmarks/train_throughput.py)",
     "scale": "driver memory and writes for 30/300/1,000 clips, first output, S3 GETs per MB",
     "sequences": "2K 10-bit DPX read+write vs ffmpeg (one core); a sequence end to end vs video",
+    "sizing": "CPU ms per stage at 720p/1080p, cores one GPU needs; the whole run vs ffmpeg",
     "gpu": "the model stage on a CUDA GPU: frames/s of the demo and paper-size models",
 }
 NAMED_ONLY = {"gpu"}  # needs hardware most machines lack: runs when named, not in "all"

