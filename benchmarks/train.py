@@ -34,7 +34,7 @@ def demo_data(workdir: Path, smoke: bool) -> Path:
         for name in ("astronaut", "coffee"):
             Image.fromarray(getattr(data, name)()).resize((160, 160)).save(root / f"{name}.png")
     else:
-        from vidcolor.train.demo_data import build_photo_set
+        from vidcolor.demo_data.build import build_photo_set
 
         build_photo_set(root)
         root = root / "train"

@@ -1,6 +1,6 @@
 """Training throughput (samples/s, end to end) of `vidcolor train` with 1 and 2 Ray Train workers.
 
-    python -m vidcolor.train.demo_data /tmp/demo-data
+    python -m vidcolor.demo_data /tmp/demo-data
     .venv/bin/python benchmarks/train_throughput.py /tmp/demo-data/train [--gpu]
 
 Same model, data and per-worker batch for each worker count, in one process and one Ray session;

@@ -7,40 +7,40 @@ import json
 import numpy as np
 import pytest
 
-from vidcolor.train import demo_data, jigzo
+from vidcolor.demo_data import build, catalogue, debian_copyright, frames, gcompris, jigzo
 
 
 def test_photo_list_is_unique_and_every_photo_has_a_licence():
-    names = [(p.group, p.name) for p in demo_data.PHOTOS]
+    names = [(p.group, p.name) for p in catalogue.PHOTOS]
     assert len(names) == len(set(names))
-    assert all(p.licence and p.author for p in demo_data.PHOTOS)
-    heldout = {p.name for p in demo_data.PHOTOS if p.split == demo_data.HELDOUT}
+    assert all(p.licence and p.author for p in catalogue.PHOTOS)
+    heldout = {p.name for p in catalogue.PHOTOS if p.split == catalogue.HELDOUT}
     assert {"aitzgorri", "picosdeeuropa", "GreenMeadow"} <= heldout  # the sky/grass check
-    validation = {p.name for p in demo_data.PHOTOS if p.split == demo_data.VALIDATION}
+    validation = {p.name for p in catalogue.PHOTOS if p.split == catalogue.VALIDATION}
     assert len(validation) >= 8 and not validation & heldout
-    assert "bigbuckbunny.mp4" not in {clip for clip, _, _ in demo_data.VIDEO_CLIPS}
+    assert "bigbuckbunny.mp4" not in {clip for clip, _, _ in frames.VIDEO_CLIPS}
 
 
 def test_builder_splits_drops_grey_and_records_sources(tmp_path, monkeypatch):
     import skimage.data
 
-    chelsea = demo_data.Photo("chelsea", "scikit-image", "skimage.data:chelsea", "a", "CC0")
-    coffee = demo_data.Photo("coffee", "scikit-image", "skimage.data:coffee", "b", "CC0", "heldout")
-    rocket = demo_data.Photo(
+    chelsea = catalogue.Photo("chelsea", "scikit-image", "skimage.data:chelsea", "a", "CC0")
+    coffee = catalogue.Photo("coffee", "scikit-image", "skimage.data:coffee", "b", "CC0", "heldout")
+    rocket = catalogue.Photo(
         "rocket", "scikit-image", "skimage.data:rocket", "e", "PD", "validation"
     )
     grey_file = tmp_path / "grey.png"
     from PIL import Image
 
     Image.fromarray(skimage.data.camera()).convert("RGB").save(grey_file)
-    grey = demo_data.Photo("grey", "files", str(grey_file), "c", "CC0")
-    missing = demo_data.Photo("gone", "files", str(tmp_path / "not-installed.jpg"), "d", "CC0")
-    monkeypatch.setattr(demo_data, "PHOTOS", (chelsea, coffee, rocket, grey, missing))
-    monkeypatch.setattr(demo_data, "VIDEO_CLIPS", (("carphone_pristine.mp4", 2, "VQEG"),))
-    monkeypatch.setattr(demo_data, "GCOMPRIS_ROOT", str(tmp_path / "no-gcompris"))  # not installed
+    grey = catalogue.Photo("grey", "files", str(grey_file), "c", "CC0")
+    missing = catalogue.Photo("gone", "files", str(tmp_path / "not-installed.jpg"), "d", "CC0")
+    monkeypatch.setattr(catalogue, "PHOTOS", (chelsea, coffee, rocket, grey, missing))
+    monkeypatch.setattr(frames, "VIDEO_CLIPS", (("carphone_pristine.mp4", 2, "VQEG"),))
+    monkeypatch.setattr(gcompris, "GCOMPRIS_ROOT", str(tmp_path / "no-gcompris"))  # not installed
     monkeypatch.setattr(jigzo, "JIGZO_ROOT", str(tmp_path / "no-jigzo"))
     root = tmp_path / "set"
-    record = demo_data.build_photo_set(root, max_side=128)
+    record = build.build_photo_set(root, max_side=128)
 
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.jpg")) == [
         "heldout/scikit-image/coffee.jpg",
@@ -61,12 +61,12 @@ def test_builder_splits_drops_grey_and_records_sources(tmp_path, monkeypatch):
 
 def test_unknown_photo_library_is_refused():
     with pytest.raises(ValueError, match="unknown photo library"):
-        demo_data.load_photo(demo_data.Photo("x", "y", "nope:thing", "a", "b"))
+        catalogue.load_photo(catalogue.Photo("x", "y", "nope:thing", "a", "b"))
 
 
 def _rcc(files: dict[str, bytes], compressed: frozenset = frozenset()) -> bytes:
     """A Qt resource file (format version 2) holding ``files``, built from the format's layout
-    (vidcolor/train/qt_resources.py's docstring); ``compressed`` paths are stored qCompress'ed."""
+    (vidcolor/demo_data/qt_resources.py's docstring); ``compressed`` paths are stored qCompress'ed."""
     import struct
     import zlib
 
@@ -123,7 +123,7 @@ def _png(rgb: np.ndarray) -> bytes:
 
 
 def test_qt_resource_files_are_read_with_their_paths_and_compression():
-    from vidcolor.train.qt_resources import read_rcc
+    from vidcolor.demo_data.qt_resources import read_rcc
 
     files = {"a/b/one.txt": b"first file", "a/two.bin": bytes(range(256)) * 4, "top": b"x"}
     assert read_rcc(_rcc(files, frozenset({"a/two.bin"}))) == files
@@ -153,17 +153,17 @@ def test_gcompris_photos_come_from_the_listed_folders_with_their_debian_licence(
         "Files: src/activities/babymatch/*\n"
         "       src/activities/erase/resource/*\nCopyright: someone\nLicense: CC-BY-SA-4.0\n"
     )
-    monkeypatch.setattr(demo_data, "GCOMPRIS_COPYRIGHT", str(copyright_file))
-    photos = demo_data.gcompris_photos(str(tmp_path))
+    monkeypatch.setattr(gcompris, "GCOMPRIS_COPYRIGHT", str(copyright_file))
+    photos = gcompris.gcompris_photos(str(tmp_path))
     assert [entry["name"] for entry, _ in photos] == ["erase-cat"]
     entry, rgb = photos[0]
     assert entry["licence"] == "CC-BY-SA-4.0" and entry["origin"].endswith(f"{folder}/cat.png")
     assert np.array_equal(rgb, photo)
-    assert demo_data.debian_licence(copyright_file.read_text(), "src/core/x.png") == "GPL-3+"
+    assert debian_copyright.debian_licence(copyright_file.read_text(), "src/core/x.png") == "GPL-3+"
 
 
 def _puzzle(texture: np.ndarray, rect: tuple[int, int, int, int], name: str = "05ID") -> bytes:
-    """A jigzo puzzle file as the game writes it (vidcolor/train/jigzo.py's docstring)."""
+    """A jigzo puzzle file as the game writes it (vidcolor/demo_data/jigzo.py's docstring)."""
     import io
 
     from PIL import Image
@@ -221,3 +221,18 @@ def test_jigzo_puzzles_give_their_whole_picture_without_the_frame(tmp_path, monk
 def test_jigzo_reader_names_the_file_it_cannot_read(blob, why):
     with pytest.raises(ValueError, match=f"x.pzl: {why}"):
         jigzo.read_puzzle(blob, "x.pzl")
+
+
+def test_the_builder_command_runs_under_its_documented_name():
+    """``python -m vidcolor.demo_data DIR`` (README, DEMO_CARD.md) parses its options."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "vidcolor.demo_data", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "output directory" in result.stdout and "--max-side" in result.stdout

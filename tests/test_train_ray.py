@@ -8,6 +8,7 @@ Ray Train start-up costs ~20 s a run on this machine.
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
@@ -64,12 +65,33 @@ def photo_dir(tmp_path_factory, real_photos):
     return root
 
 
+def fail_once(marker: str, at_step: int):
+    """A step hook for the worker's loop: the last rank exits hard once at ``at_step`` (the marker
+    file makes it once across Ray Train's restart of the worker group)."""
+
+    # Nested, so cloudpickle sends it by value: Ray's workers cannot import this test module.
+    def after_step(step: int, rank: int, world: int) -> None:
+        import os
+        import time
+
+        if step == at_step and rank == world - 1 and not os.path.exists(marker):
+            with open(marker, "w") as f:
+                f.write(f"rank {rank} exited at step {step}\n")
+            # Let the controller poll the last report first (health check every 2 s): a crash
+            # right after a report can lose it, and Ray would then restore the one before.
+            time.sleep(3)
+            os._exit(1)
+
+    return after_step
+
+
 @pytest.fixture(scope="module")
 def runs(ray_local, s3_module_env, photo_dir, tmp_path_factory):
     """Run 1: 2 workers, last rank dies once at step 3, FailureConfig(max_failures=1), 4 steps.
     Run 2: --resume of the same run up to step 6, keeping a moving average of the generator
     from the resumed weights on."""
     from vidcolor.train.trainer import run_training
+    from vidcolor.train.worker import train_loop_per_worker
 
     marker = tmp_path_factory.mktemp("fault") / "worker-died"
     output = f"s3://{BUCKET}/runs/tiny"
@@ -82,10 +104,11 @@ def runs(ray_local, s3_module_env, photo_dir, tmp_path_factory):
             max_steps=4,
             epochs=50,
             max_failures=1,
-            fail_once_at_step=3,
-            fail_marker=str(marker),
             **TINY,
-        )
+        ),
+        train_loop=functools.partial(
+            train_loop_per_worker, after_step=fail_once(str(marker), at_step=3)
+        ),
     )
     second = run_training(
         TrainConfig(

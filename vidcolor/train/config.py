@@ -100,10 +100,6 @@ class TrainConfig:
     disc_dim_head: int | None = option(None, check=above(0))
     disc_mlp_dim: int | None = option(None, check=above(0))
     disc_patch: int | None = option(None, check=above(0))
-    # Test hook for fault tolerance: the last rank exits hard once at this step (marker file
-    # guards "once" across restarts). 0 disables it.
-    fail_once_at_step: int = 0
-    fail_marker: str = ""
     address: str | None = option(
         None, help="Ray cluster (default: %(default)s)", none_means="local"
     )

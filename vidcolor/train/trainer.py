@@ -9,6 +9,7 @@ The final generator is copied to ``OUTPUT/generator.safetensors``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
@@ -85,8 +86,40 @@ def _forwarded_env() -> dict[str, str]:
     return {**QUIET_RAY_DATA_ENV, **{k: os.environ[k] for k in _FORWARDED_ENV if os.environ.get(k)}}
 
 
-def build_trainer(cfg: TrainConfig):
-    """A ready ``TorchTrainer`` for ``cfg`` (data sets listed and split; nothing trained yet)."""
+def _check_resume(cfg: TrainConfig) -> None:
+    """A run directory with checkpoints is continued only on --resume, and --resume needs one."""
+    existing = _run_has_checkpoints(cfg.output, cfg.name)
+    if existing and not cfg.resume:
+        raise VidcolorError(
+            f"{storage.safe_join(cfg.output, cfg.name)}: already holds a training run; "
+            "pass --resume to continue it or choose another --name"
+        )
+    if cfg.resume and not existing:
+        raise VidcolorError(
+            f"{storage.safe_join(cfg.output, cfg.name)}: --resume given but no checkpoint found"
+        )
+
+
+def _run_config(cfg: TrainConfig):
+    import ray.train
+
+    storage_path, storage_fs = run_storage(cfg.output)
+    return ray.train.RunConfig(
+        name=cfg.name,
+        storage_path=storage_path,
+        storage_filesystem=storage_fs,
+        failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
+        worker_runtime_env={"env_vars": _forwarded_env()},
+        # Ray Train's INFO lines repeat each report's whole metrics dict per rank; rank 0's
+        # one line per report (worker.py) says it shorter. Warnings and errors still show.
+        logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+    )
+
+
+def build_trainer(cfg: TrainConfig, train_loop: Callable[[dict], None] = train_loop_per_worker):
+    """A ready ``TorchTrainer`` for ``cfg`` (data sets listed and split; nothing trained yet).
+    ``train_loop`` is what each worker runs (tests wrap the worker's loop, e.g. to kill a worker)."""
     import ray
     import ray.train
     from ray.train.torch import TorchTrainer
@@ -101,17 +134,7 @@ def build_trainer(cfg: TrainConfig):
     plan = plan_resources(cfg.workers, cfg.cpus_per_worker, cfg.gpu, ray.cluster_resources())
     cfg = replace(cfg, cpus_per_worker=plan.cpus_per_worker)
     quiet_ray_data()
-    existing = _run_has_checkpoints(cfg.output, cfg.name)
-    if existing and not cfg.resume:
-        raise VidcolorError(
-            f"{storage.safe_join(cfg.output, cfg.name)}: already holds a training run; "
-            "pass --resume to continue it or choose another --name"
-        )
-    if cfg.resume and not existing:
-        raise VidcolorError(
-            f"{storage.safe_join(cfg.output, cfg.name)}: --resume given but no checkpoint found"
-        )
-
+    _check_resume(cfg)
     data_config = DataConfig(
         image_size=cfg.image_size,
         heldout_fraction=cfg.heldout_fraction,
@@ -123,27 +146,16 @@ def build_trainer(cfg: TrainConfig):
     )
     validation = list_sources(cfg.validation) if cfg.validation else None
     datasets = build_datasets(list_sources(cfg.data), data_config, validation)
-    storage_path, storage_fs = run_storage(cfg.output)
     resources = {"CPU": cfg.cpus_per_worker}
     if cfg.gpu:
         resources["GPU"] = 1
     return TorchTrainer(
-        train_loop_per_worker,
+        train_loop,
         train_loop_config=cfg.to_dict(),
         scaling_config=ray.train.ScalingConfig(
             num_workers=cfg.workers, use_gpu=cfg.gpu, resources_per_worker=resources
         ),
-        run_config=ray.train.RunConfig(
-            name=cfg.name,
-            storage_path=storage_path,
-            storage_filesystem=storage_fs,
-            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
-            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.keep_checkpoints),
-            worker_runtime_env={"env_vars": _forwarded_env()},
-            # Ray Train's INFO lines repeat each report's whole metrics dict per rank; rank 0's
-            # one line per report (worker.py) says it shorter. Warnings and errors still show.
-            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
-        ),
+        run_config=_run_config(cfg),
         datasets=datasets,
         # Held-out rows are scored whole on rank 0; only the training set is split across workers.
         dataset_config=ray.train.DataConfig(datasets_to_split=["train"]),
@@ -159,9 +171,12 @@ def export_generator(checkpoint, output: str) -> str:
     return uri
 
 
-def run_training(cfg: TrainConfig) -> TrainResult:
-    """Train per ``cfg`` on the Ray cluster this process is connected to; export the generator."""
-    trainer = build_trainer(cfg)
+def run_training(
+    cfg: TrainConfig, train_loop: Callable[[dict], None] = train_loop_per_worker
+) -> TrainResult:
+    """Train per ``cfg`` on the Ray cluster this process is connected to; export the generator.
+    ``train_loop``: as for ``build_trainer``."""
+    trainer = build_trainer(cfg, train_loop)
     try:
         result = trainer.fit()
     except Exception as err:  # ray.train.TrainingFailedError wraps the worker's exception

@@ -66,7 +66,7 @@ def jigzo_photos(root: str = JIGZO_ROOT) -> list[tuple[dict, np.ndarray]]:
     """(SOURCES.json entry, uint8 RGB) of every puzzle under ``root`` but JIGZO_EXCLUDED's, with
     the licence the package's Debian copyright file gives it; empty when jigzo-data is not
     installed."""
-    from vidcolor.train.demo_data import package_licences
+    from vidcolor.demo_data.debian_copyright import package_licences
 
     excluded = {stem for stems in JIGZO_EXCLUDED.values() for stem in stems}
     licence_of = package_licences(JIGZO_COPYRIGHT)

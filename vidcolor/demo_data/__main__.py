@@ -1,0 +1,3 @@
+from vidcolor.demo_data.cli import main
+
+main()
