@@ -8,9 +8,11 @@ build the parser; heavy imports (torch, ray, av) happen inside ``run``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
@@ -57,13 +59,46 @@ def job_main(
     return run_parsed(args)
 
 
-def run_parsed(args: argparse.Namespace) -> int:
-    """Run a parsed command; user-facing errors become one line and their exit code."""
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: the run unwinds through
+    its ``finally`` blocks (Ray shut down; a started run's state stays resumable under OUT)."""
+
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops the command as Ctrl-C does; a second one during the unwinding kills at once
+    (the default action). The previous handler is back afterwards."""
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Stopped
+
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return int(args.run(args) or 0)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    """Run a parsed command; user-facing errors become one line and their exit code; SIGTERM and
+    Ctrl-C stop it with one line and 128 + the signal's number."""
+    try:
+        with stop_on_sigterm():
+            return int(args.run(args) or 0)
     except VidcolorError as err:
         print(f"vidcolor: error: {err}", file=sys.stderr)
         return err.exit_code
+    except Stopped:
+        print("vidcolor: stopped (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("vidcolor: interrupted", file=sys.stderr)
         return 130
