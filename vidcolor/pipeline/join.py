@@ -60,8 +60,10 @@ def _tcp_answers(address: str, host: str, port: int) -> None:
     deadline = time.monotonic() + JOIN_TCP_S
     while True:
         try:
-            socket.create_connection((host, port), timeout=max(0.1, deadline - time.monotonic()))
-            return
+            with socket.create_connection(
+                (host, port), timeout=max(0.1, deadline - time.monotonic())
+            ):
+                return
         except OSError as err:
             last = err
         if time.monotonic() >= deadline:
