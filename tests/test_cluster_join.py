@@ -227,3 +227,41 @@ def test_sigterm_while_waiting_to_join_stops_within_seconds(silent_server, tmp_p
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert err.splitlines() == ["vidcolor: stopped (SIGTERM)"]
     assert closed, "a connection of the stopped command is still open"
+
+
+def test_sigterm_raises_keyboard_interrupt_and_the_old_handler_comes_back():
+    from vidcolor.cli import StopOnSigterm
+
+    def before(signum, frame):
+        raise AssertionError("the old handler ran inside")
+
+    old = signal.signal(signal.SIGTERM, before)
+    try:
+        stop = StopOnSigterm()
+        with pytest.raises(KeyboardInterrupt), stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs here, long before the sleep ends
+        assert stop.received
+        assert signal.getsignal(signal.SIGTERM) is before
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_ray_init_failing_after_the_gcs_answered_is_one_line(monkeypatch):
+    import ray
+
+    from vidcolor.pipeline.join import ClusterJoinError, ray_init
+
+    def refuse(**kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.9:6379\nmore lines")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    with pytest.raises(ClusterJoinError) as caught:
+        ray_init(address="10.0.0.9:6379")
+    assert str(caught.value) == (
+        "cannot join the Ray cluster at 10.0.0.9:6379: ray.init failed after its GCS answered "
+        "(ConnectionError: Failed to connect to Ray cluster at 10.0.0.9:6379)"
+    )
+    assert caught.value.exit_code == 2
+    with pytest.raises(ConnectionError):  # starting a local Ray is not joining: Ray's own error
+        ray_init(address="local")

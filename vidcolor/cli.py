@@ -8,11 +8,10 @@ build the parser; heavy imports (torch, ray, av) happen inside ``run``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from vidcolor import __version__
 from vidcolor.errors import VidcolorError
@@ -59,47 +58,52 @@ def job_main(
     return run_parsed(args)
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: the run unwinds through
-    its ``finally`` blocks (Ray shut down; a started run's state stays resumable under OUT)."""
+class StopOnSigterm:
+    """While entered, SIGTERM raises KeyboardInterrupt in the main thread as Ctrl-C does: the run
+    unwinds through its ``finally`` blocks (Ray shut down; a started run's state stays resumable
+    under OUT). ``received`` tells the two apart afterwards (Ray Train re-raises its own
+    KeyboardInterrupt). A second SIGTERM during the unwinding kills at once (the default action).
+    The previous handler is back on exit."""
 
-    signum = signal.SIGTERM
+    def __init__(self) -> None:
+        self.received = False
+        self._installed = False
+        self._previous: object = None
 
-
-@contextlib.contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM stops the command as Ctrl-C does; a second one during the unwinding kills at once
-    (the default action). The previous handler is back afterwards."""
-
-    def stop(signum: int, frame: object) -> None:
+    def _stop(self, signum: int, frame: object) -> None:
+        self.received = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Stopped
+        raise KeyboardInterrupt
 
-    import threading
+    def __enter__(self) -> StopOnSigterm:
+        import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers
-        return
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            self._previous = signal.signal(signal.SIGTERM, self._stop)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:  # None: the old handler was not set from Python; the default then
+            signal.signal(
+                signal.SIGTERM, signal.SIG_DFL if self._previous is None else self._previous
+            )
 
 
 def run_parsed(args: argparse.Namespace) -> int:
     """Run a parsed command; user-facing errors become one line and their exit code; SIGTERM and
     Ctrl-C stop it with one line and 128 + the signal's number."""
+    stop = StopOnSigterm()
     try:
-        with stop_on_sigterm():
+        with stop:
             return int(args.run(args) or 0)
     except VidcolorError as err:
         print(f"vidcolor: error: {err}", file=sys.stderr)
         return err.exit_code
-    except Stopped:
-        print("vidcolor: stopped (SIGTERM)", file=sys.stderr)
-        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        if stop.received:
+            print("vidcolor: stopped (SIGTERM)", file=sys.stderr)
+            return 128 + signal.SIGTERM
         print("vidcolor: interrupted", file=sys.stderr)
         return 130
 

@@ -35,7 +35,12 @@ class ClusterJoinError(VidcolorError):
     exit_code = 2
 
     def __init__(self, address: str, reason: str) -> None:
+        self.address, self.reason = address, reason
         super().__init__(one_line(f"cannot join the Ray cluster at {address}: {reason}"))
+
+    def with_log(self, text: str) -> ClusterJoinError:
+        """The same error, naming a log file that keeps Ray's lines ``text`` (if any)."""
+        return ClusterJoinError(self.address, self.reason + saved_log(text))
 
 
 def check_joinable(address: str) -> None:
@@ -91,7 +96,7 @@ def _gcs_answers(address: str, target: str) -> None:
         raise ClusterJoinError(
             address,
             f"it accepts connections but no Ray GCS answers within {JOIN_GCS_S:g} s"
-            + _saved(err.stdout, err.stderr),
+            + saved_log(err.stdout, err.stderr),
         ) from None
     *said, last = res.stdout.strip().splitlines() or [""]
     try:
@@ -99,7 +104,7 @@ def _gcs_answers(address: str, target: str) -> None:
     except ValueError:
         said, answer = [*said, last], {"ok": False, "kind": "crash", "error": res.returncode}
     if not answer.get("ok"):
-        raise ClusterJoinError(address, _reason(answer) + _saved("\n".join(said), res.stderr))
+        raise ClusterJoinError(address, _reason(answer) + saved_log("\n".join(said), res.stderr))
 
 
 def _reason(answer: dict) -> str:
@@ -126,7 +131,7 @@ def _reason(answer: dict) -> str:
     return f"its GCS refused this client ({kind}: {error})"
 
 
-def _saved(*texts: str | bytes | None) -> str:
+def saved_log(*texts: str | bytes | None) -> str:
     """Ray's lines from the probe into a log file; '; Ray's messages: PATH' (or '' if none)."""
     text = "".join(t.decode(errors="replace") if isinstance(t, bytes) else t or "" for t in texts)
     if not text.strip():
@@ -140,12 +145,21 @@ def _saved(*texts: str | bytes | None) -> str:
 def ray_init(**kwargs) -> None:
     """``ray.init(**kwargs)`` keeping the Python SIGTERM handler this process had (the CLI's, which
     unwinds the run): ``ray.init`` installs its own (``sys.exit``, or killing a local head's
-    processes). Without one (SIG_DFL: the Python API), Ray's stays."""
+    processes). Without one (SIG_DFL: the Python API), Ray's stays. A failure to join an address
+    (after :func:`check_joinable` passed) is a :class:`ClusterJoinError` too."""
     import ray
 
     keep = _signal_keeper()
+    address = kwargs.get("address")
     try:
         ray.init(**kwargs)
+    except Exception as err:
+        if address in (None, "local"):
+            raise
+        first = next((x for x in str(err).splitlines() if x.strip()), "")
+        raise ClusterJoinError(
+            address, f"ray.init failed after its GCS answered ({type(err).__name__}: {first})"
+        ) from err
     finally:
         keep()
 

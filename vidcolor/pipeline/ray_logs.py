@@ -65,7 +65,7 @@ def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
     import ray
     import ray.data  # noqa: F401 - configures the "ray.data" logger, re-routed below
 
-    from vidcolor.pipeline.join import check_joinable, ray_init
+    from vidcolor.pipeline.join import ClusterJoinError, check_joinable, ray_init
 
     if address != "local":
         check_joinable(address)
@@ -89,6 +89,9 @@ def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
 
     try:
         ray_init(address=address, include_dashboard=False, log_to_driver=False)
+    except ClusterJoinError as err:  # one line; what Ray logged goes to a file it names
+        restore_loggers()
+        raise err.with_log("\n".join(handler.format(r) for r in handler.held)) from err.__cause__
     except BaseException:
         restore_loggers()  # Ray could not start: what it logged explains why, so show it
         for record in handler.held:
