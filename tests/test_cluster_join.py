@@ -200,6 +200,7 @@ def test_address_that_speaks_no_ray_is_one_line_and_exit_2(silent_server, tmp_pa
     address = f"127.0.0.1:{silent_server.port}"
     line, _ = _refused("colourise", address, tmp_path, _client_env())
     assert "it accepts connections but no Ray GCS answers" in line
+    assert "Failed to connect to GCS" in _log_named(line)  # Ray's warnings, not on the terminal
 
 
 def test_sigterm_while_waiting_to_join_stops_within_seconds(silent_server, tmp_path):
