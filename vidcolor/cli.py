@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Callable
 
@@ -57,14 +58,52 @@ def job_main(
     return run_parsed(args)
 
 
+class StopOnSigterm:
+    """While entered, SIGTERM raises KeyboardInterrupt in the main thread as Ctrl-C does: the run
+    unwinds through its ``finally`` blocks (Ray shut down; a started run's state stays resumable
+    under OUT). ``received`` tells the two apart afterwards (Ray Train re-raises its own
+    KeyboardInterrupt). A second SIGTERM during the unwinding kills at once (the default action).
+    The previous handler is back on exit."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._installed = False
+        self._previous: object = None
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.received = True
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> StopOnSigterm:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():  # only it may set handlers
+            self._previous = signal.signal(signal.SIGTERM, self._stop)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:  # None: the old handler was not set from Python; the default then
+            signal.signal(
+                signal.SIGTERM, signal.SIG_DFL if self._previous is None else self._previous
+            )
+
+
 def run_parsed(args: argparse.Namespace) -> int:
-    """Run a parsed command; user-facing errors become one line and their exit code."""
+    """Run a parsed command; user-facing errors become one line and their exit code; SIGTERM and
+    Ctrl-C stop it with one line and 128 + the signal's number."""
+    stop = StopOnSigterm()
     try:
-        return int(args.run(args) or 0)
+        with stop:
+            return int(args.run(args) or 0)
     except VidcolorError as err:
         print(f"vidcolor: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
+        if stop.received:
+            print("vidcolor: stopped (SIGTERM)", file=sys.stderr)
+            return 128 + signal.SIGTERM
         print("vidcolor: interrupted", file=sys.stderr)
         return 130
 

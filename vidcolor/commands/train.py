@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     import ray
 
+    from vidcolor.pipeline.join import check_joinable, ray_init
     from vidcolor.train.trainer import run_training
 
     cfg = config_from_args(args)
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
 
             for key, value in QUIET_RAY_DATA_ENV.items():
                 os.environ.setdefault(key, value)
+        else:
+            check_joinable(cfg.address)  # one line within ~30 s, not ray.init's endless retries
         # "local": start a fresh Ray rather than join whatever /tmp/ray last recorded
-        ray.init(address=cfg.address or "local", log_to_driver=True)
+        ray_init(address=cfg.address or "local", log_to_driver=True)
     start = time.perf_counter()
     result = run_training(cfg)
     wall = time.perf_counter() - start

@@ -59,12 +59,18 @@ def _log_path() -> str:
 
 def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
     """``ray.init(address)`` with Ray's own logging routed to the session's log directory (left on
-    the terminal when ``verbose``); returns the function that shuts Ray down and restores it all."""
+    the terminal when ``verbose``); returns the function that shuts Ray down and restores it all.
+    An address other than "local" is checked first: one that cannot be joined is refused within
+    about 30 s (:func:`vidcolor.pipeline.join.check_joinable`)."""
     import ray
     import ray.data  # noqa: F401 - configures the "ray.data" logger, re-routed below
 
+    from vidcolor.pipeline.join import ClusterJoinError, check_joinable, ray_init
+
+    if address != "local":
+        check_joinable(address)
     if verbose:
-        ray.init(address=address, include_dashboard=False, log_to_driver=True)
+        ray_init(address=address, include_dashboard=False, log_to_driver=True)
         return ray.shutdown
     handler = _SessionLog()
     saved = {}
@@ -82,7 +88,10 @@ def init_ray(address: str, *, verbose: bool = False) -> Callable[[], None]:
         handler.close()
 
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray_init(address=address, include_dashboard=False, log_to_driver=False)
+    except ClusterJoinError as err:  # one line; what Ray logged goes to a file it names
+        restore_loggers()
+        raise err.with_log("\n".join(handler.format(r) for r in handler.held)) from err.__cause__
     except BaseException:
         restore_loggers()  # Ray could not start: what it logged explains why, so show it
         for record in handler.held:
