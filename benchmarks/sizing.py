@@ -162,7 +162,7 @@ def whole_run(workdir: Path, reel: Path) -> dict:
     """Wall seconds of ``vidcolor colourise`` (negligible model, no smoothing) on ``reel`` and of
     ffmpeg's x264 veryfast transcode of it, one after the other on the same machine."""
     out = workdir / "whole-run"
-    cmd = [sys.executable, "-m", "vidcolor", "colourise", str(reel), str(out / "vidcolor")]
+    cmd = [sys.executable, "-m", "vidcolor", "colourise", str(reel), "-o", str(out / "vidcolor")]
     cmd += ["--model-size", "64", "--smoothing", "0", "--quiet"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}  # fmt: skip
     t0 = time.perf_counter()

@@ -11,7 +11,9 @@ def test_demo_runs_twice_and_colours_both_times(tmp_path, ray_local, capsys):
 
     out = tmp_path / "demo-out"
     for _ in range(2):
-        assert main(["--clip", "carphone_pristine.mp4", "--out", str(out)]) == 0
+        assert (
+            main(["--clip", "carphone_pristine.mp4", "--out", str(out), "--model-size", "96"]) == 0
+        )
         printed = capsys.readouterr().out
         assert "1 ok, 0 skipped, 0 failed" in printed, printed
     report = json.loads((out / "colour" / "vidcolor-report.json").read_text())

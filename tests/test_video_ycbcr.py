@@ -252,3 +252,21 @@ def test_torch_merge_equals_the_compiled_kernel(fmt, pix_fmt):
         assert ours.shape == expected.shape
         diff = np.abs(ours - expected)
         assert diff.max() <= 1 and (diff == 0).mean() >= identical, (dtype, (diff == 0).mean())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (GPU runs)")
+def test_torch_merge_on_cuda_equals_the_compiled_kernel():
+    """The same merge on the GPU (float32, the default there): within one code of the kernel."""
+    from vidcolor.video.chroma import ChromaMerger
+    from vidcolor.video.chroma_torch import TorchChromaMerger
+
+    fmt = cie.YCbCrFormat(0.2126, 0.0722)
+    rng = np.random.default_rng(5)
+    y = rng.integers(16, 236, (4, 720, 1280)).astype(np.uint8)
+    ab = rng.uniform(-0.6, 0.6, (4, 2, 256, 448)).astype(np.float32)
+    kernel = ChromaMerger(fmt, "yuv420p", y.shape[1:])
+    expected = np.stack([kernel(f, a).astype(np.int32) for f, a in zip(y, ab, strict=True)])
+    merger = TorchChromaMerger(fmt, "yuv420p", y.shape[1:], device="cuda")
+    assert merger.dtype == torch.float32
+    ours = merger(torch.from_numpy(y).cuda(), torch.from_numpy(ab).cuda()).cpu().numpy()
+    assert np.abs(ours - expected).max() <= 1
