@@ -38,10 +38,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix vidcolor jobs tests benchmarks
 
 test: $(STAMP) ffmpeg chromium lint
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 test-full: $(STAMP) ffmpeg chromium lint
-	$(BIN)/python -m pytest -q -m '' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 -m '' $(PYTEST_ARGS)
 
 demo: $(STAMP) ffmpeg
 	$(BIN)/python -m vidcolor.demo

@@ -65,6 +65,7 @@ def h264_decode_alone(clip: Path) -> tuple[float, int]:
 
 def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``."""
+    from benchmarks.smoothing import one_thread
     from benchmarks.stage_encode import encode_parts, x264_alone
     from benchmarks.stages import smooth_rows
     from vidcolor.infer import Colouriser
@@ -82,9 +83,9 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     colouriser = Colouriser(checkpoint, device="cpu")
     ab = [colouriser.predict_ab(d.l_small) for d in decoded]
     smooth_rows(decoded[:1], ab[0])  # warm-up: the compiled kernels load once per process
-    c0 = time.process_time()
-    _, smoothed = smooth_rows(decoded, np.concatenate(ab))
-    smooth_ms = 1000 * (time.process_time() - c0) / n
+    # One thread, as in the pipeline's 1-CPU smoothing task (OpenCV's default is every core).
+    (_, smoothed), _, smooth_cpu = one_thread(lambda: smooth_rows(decoded, np.concatenate(ab)))
+    smooth_ms = 1000 * smooth_cpu / n
     settings, work = EncodeSettings(), clip.parent / f"{clip.stem}-segments"
     work.mkdir(exist_ok=True)
     files = [work / f"seg{s.index}{settings.segment_suffix()}" for s in segments]

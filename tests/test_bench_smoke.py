@@ -17,6 +17,7 @@ from vidcolor.commands import bench
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
 def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_path):
     results_md = tmp_path / "RESULTS.md"
     training_rows = "## Training runs\n\n| run | samples/s |\n|---|---|\n| demo | 3.1 |\n"
@@ -93,6 +94,7 @@ def test_update_markdown_replaces_only_its_section(tmp_path):
     assert "0.5**" not in text and text.count("<!-- bench:pipeline -->") == 1
 
 
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
 def test_ray_benchmarks_smoke(ray_local, tmp_path):
     results, errors = bench.run_benchmarks(["pipeline", "frames", "memory"], tmp_path, smoke=True)
     assert errors == {}
@@ -177,6 +179,7 @@ def test_scale_bench_measures_the_child_s_own_peak_not_its_parent_s():
     assert parent_mib > 300 and child_mib < 100, (parent_mib, child_mib)
 
 
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
 def test_scale_bench_smoke(tmp_path):
     """Fresh processes, each with its own local Ray, and a moto_server of its own."""
     results, errors = bench.run_benchmarks(["scale"], tmp_path, smoke=True)
@@ -190,6 +193,7 @@ def test_scale_bench_smoke(tmp_path):
     assert s3["GET (objects)"] > 0 and s3["LIST"] > 0 and s3["GETs per MB"] > 0
 
 
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
 def test_references_bench_smoke(tmp_path):
     """The references bench's tables, with the width-4 model: on the pan the keyframe row beats
     the model alone (its keyframe is the truth), every method row is there."""
@@ -218,6 +222,7 @@ def test_sequences_benchmark_smoke(tmp_path):
     assert 0 < result.headline["value"] and result.headline["goal"] == "<= 1.5"
 
 
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
 def test_sizing_bench_smoke(tmp_path):
     """`vidcolor bench sizing --smoke`: every stage costs something, the ratio is the stages'
     sum over the unavoidable pair's, and the cores per GPU follow from the frames/s."""

@@ -23,9 +23,9 @@ def _args(src, out, ckpt, *extra):
 
 
 def test_killed_run_resumes_without_redoing_segments(tmp_path, bikes, ckpt, run_cli):
-    src = cut_clip(bikes, tmp_path / "in" / "bikes.mp4", seconds=4, width=160, gop=10, audio=False)
+    src = cut_clip(bikes, tmp_path / "in" / "bikes.mp4", seconds=2, width=160, gop=5, audio=False)
     out = tmp_path / "out"
-    args = [*_args(src, out, ckpt), "--segment-seconds", "0.4", "--quiet"]
+    args = [*_args(src, out, ckpt), "--segment-seconds", "0.2", "--quiet"]
     kill_when(
         [sys.executable, "-m", "vidcolor", *args],
         lambda: len(list(out.glob(".vidcolor-state/*/seg-*.mov"))) >= 2,

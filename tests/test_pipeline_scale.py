@@ -86,7 +86,7 @@ def test_s3_outage_mid_run_still_completes(tmp_path, bikes, ckpt, s3_env, moto_s
     """The S3 endpoint goes away for 4 s (connections refused and reset) once the first segment is
     in the state directory; retries with backoff carry the run through."""
     clips = [
-        cut_clip(bikes, tmp_path / f"c{i}.mp4", seconds=2.4, width=160, gop=6, audio=False)
+        cut_clip(bikes, tmp_path / f"c{i}.mp4", seconds=1.2, width=160, gop=6, audio=False)
         for i in range(2)
     ]
     s3_env.create_bucket(Bucket="films")

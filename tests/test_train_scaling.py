@@ -256,6 +256,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # a fresh 2-CPU Ray and Ray Train for 3 steps: ~50 s (make test-full)
 def test_two_workers_with_default_resources_on_two_cpus_without_heldout(photo_dir, tmp_path):
     """The configuration that hung forever: `--workers 2`, default CPUs, a 2-CPU Ray. Also
     --heldout-fraction 0 (used to be KeyError: Dataset shard for 'heldout' not found). A hang is
