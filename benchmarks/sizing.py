@@ -15,6 +15,7 @@ Run: ``vidcolor bench sizing`` (or ``python -m benchmarks.sizing``).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -163,6 +164,7 @@ def whole_run(workdir: Path, reel: Path) -> dict:
     """Wall seconds of ``vidcolor colourise`` (negligible model, no smoothing) on ``reel`` and of
     ffmpeg's x264 veryfast transcode of it, one after the other on the same machine."""
     out = workdir / "whole-run"
+    shutil.rmtree(out, ignore_errors=True)  # a finished output of an earlier run would be skipped
     cmd = [sys.executable, "-m", "vidcolor", "colourise", str(reel), "-o", str(out / "vidcolor")]
     cmd += ["--model-size", "64", "--smoothing", "0", "--quiet"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}  # fmt: skip
