@@ -34,7 +34,11 @@ EC2_SPECS = {
     "m6i.2xlarge": {"CPU": 8, "GPU": 0},
     "g5.2xlarge": {"CPU": 8, "GPU": 1},
     "g6.2xlarge": {"CPU": 8, "GPU": 1},
+    "c7i.8xlarge": {"CPU": 32, "GPU": 0},
 }
+# Cores one GPU keeps busy with the paper-size model at 720p (`vidcolor bench sizing`, H100
+# frames/s; docs/scaling.md): the cluster at its maximum must offer at least that per GPU.
+CORES_PER_GPU = 17
 
 # Field names of the KubeRay ray.io/v1 types (ray-operator/apis/ray/v1/*_types.go), to catch
 # misspelt keys that kubectl would drop silently (the CRDs preserve no unknown fields).
@@ -149,12 +153,23 @@ def test_aws_gpu_workers_autoscale(aws):
     assert workers, "no worker node types"
     for name, node in workers.items():
         instance_type = node["node_config"]["InstanceType"]
-        assert instance_type.split(".")[0] in {"g5", "g6"}, f"{name}: {instance_type}"
+        family = {"g5": "gpu", "g6": "gpu", "c7i": "cpu"}.get(instance_type.split(".")[0])
+        assert family, f"{name}: {instance_type}"
         assert instance_type in EC2_SPECS, f"{name}: add {instance_type}'s hardware to EC2_SPECS"
         assert node["resources"] == EC2_SPECS[instance_type], f"{name} advertises wrong resources"
+        assert (node["resources"]["GPU"] > 0) == (family == "gpu"), name
         assert 0 <= node["min_workers"] < node["max_workers"], f"{name} cannot scale"
-    assert aws["max_workers"] >= max(node["max_workers"] for node in workers.values())
+    assert aws["max_workers"] >= sum(node["max_workers"] for node in workers.values())
     assert aws["idle_timeout_minutes"] > 0
+
+
+def test_aws_offers_the_cores_a_gpu_keeps_busy(aws):
+    _, workers = head_and_workers(aws)
+    total = {
+        r: sum(n["max_workers"] * n["resources"][r] for n in workers.values())
+        for r in ("CPU", "GPU")
+    }
+    assert total["GPU"] > 0 and total["CPU"] / total["GPU"] >= CORES_PER_GPU, total
 
 
 def test_aws_node_configs_are_valid_run_instances_requests(aws):
