@@ -30,6 +30,7 @@ from vidcolor.errors import VidcolorError, one_line
 
 KEYFRAME, HINTS, SHOT_PHOTO, FILM_PHOTO = "keyframe", "hints", "shot-photo", "film-photo"
 REFS_SUFFIX = ".refs"
+_NUMBER_FIELD = re.compile(r"%0?\d*d$")  # a frame sequence's number in its pattern
 HINTS_SUFFIX = ".hints.png"
 ASPECT_TOLERANCE = 0.02  # a keyframe's width/height may differ from the frame's by 2 %
 
@@ -88,14 +89,13 @@ def find_references(
     under ``mirror``; ``run_wide`` when it has none of its own."""
     places = [_beside(uri)]
     if mirror:
-        stem = str(PurePosixPath(relpath).with_suffix(""))
-        places.append(storage.safe_join(mirror, stem))
+        places.append(storage.safe_join(mirror, _beside(relpath)))
     specs: list[RefSpec] = []
     for base in places:
         for ref in _list_images(base + REFS_SUFFIX):
             name = PurePosixPath(ref).name
             found, frame, seconds = (
-                parse_name(name) if kind == "video" else (FILM_PHOTO, None, None)
+                parse_name(name) if kind in ("video", "sequence") else (FILM_PHOTO, None, None)
             )
             specs.append(RefSpec(ref, name, found, frame, seconds))
         if kind == "image" and storage.exists(base + HINTS_SUFFIX):
@@ -108,9 +108,17 @@ def find_references(
 
 
 def _beside(uri: str) -> str:
-    """``uri`` without its suffix: where its sidecars start."""
+    """``uri`` without its suffix: where its sidecars start. A frame sequence's pattern loses its
+    number and the separator before it (``reel1/reel1_%07d.dpx``: ``reel1/reel1``, so its
+    references are ``reel1/reel1.refs/``, in the scans' own folder; ``reel1/%06d.png``:
+    ``reel1.refs/`` beside the folder)."""
     suffix = PurePosixPath(uri).suffix
-    return uri[: len(uri) - len(suffix)] if suffix else uri
+    base = uri[: len(uri) - len(suffix)] if suffix else uri
+    unnumbered = _NUMBER_FIELD.sub("", base)
+    if unnumbered == base:
+        return base
+    unnumbered = unnumbered.rstrip("_-. /")  # frames named by number alone: the folder's name
+    return unnumbered if PurePosixPath(unnumbered).name else base
 
 
 def _list_images(folder: str) -> list[str]:
