@@ -3,7 +3,7 @@
 Each benchmark returns a ``BenchResult``; its Markdown is printed, and with ``--out`` written into
 that file between ``<!-- bench:NAME -->`` markers (replacing the previous result of the same
 benchmark, leaving everything else in the file as it was). ``--smoke`` runs each on tiny inputs
-with a width-4 model, which only proves the scripts work (CI).
+with a width-4 model, which only proves the scripts work (`make test-full`).
 """
 
 from __future__ import annotations
