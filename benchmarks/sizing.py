@@ -47,21 +47,20 @@ def cpu_ms(fn, frames: int) -> tuple[float, object]:
     return 1000 * (time.process_time() - c0) / frames, out
 
 
-def h264_decode_alone(clip: Path) -> tuple[float, int]:
+def h264_decode_alone(clip: Path, frames: int) -> float:
     """CPU ms per frame of decoding every frame of ``clip`` and nothing else."""
     import av
 
     from vidcolor.video.threads import codec_threads
 
-    def decode() -> int:
+    def decode() -> None:
         with av.open(str(clip)) as src:
             stream = src.streams.video[0]
             stream.thread_count = codec_threads()
-            return sum(1 for _ in src.decode(stream))
+            for _ in src.decode(stream):
+                pass
 
-    c0 = time.process_time()
-    n = decode()
-    return 1000 * (time.process_time() - c0) / n, n
+    return cpu_ms(decode, frames)[0]
 
 
 def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
@@ -105,7 +104,7 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     _, x264_cpu, x264_n = x264_alone(
         [[f for g in frames for f in g]], settings, info.frame_rate or 25
     )
-    decode_alone_ms, _ = h264_decode_alone(clip)
+    decode_alone_ms = h264_decode_alone(clip, n)
     return {
         "size": f"{info.width}x{info.height}",
         "frames": n,
@@ -137,7 +136,7 @@ def stage_table(costs: list[dict]) -> tuple[list[dict], dict]:
     return rows, ratios
 
 
-def model_fps(smoke: bool) -> tuple[dict, str]:
+def model_fps(workdir: Path, smoke: bool) -> tuple[dict, str]:
     """Frames/s of each model size on this machine's GPU, or the recorded H100 figures."""
     import torch
 
@@ -145,7 +144,7 @@ def model_fps(smoke: bool) -> tuple[dict, str]:
         return RECORDED_GPU_FPS, "recorded: one H100, `bench gpu` of 2026-11-25 (no GPU here)"
     from benchmarks import gpu
 
-    rows = gpu.run(ROOT / ".bench-gpu", smoke=smoke).tables
+    rows = gpu.run(workdir, smoke=smoke).tables
     fps = {r["model"]: r["frames/s"] for table in rows.values() for r in table if "frames/s" in r}
     return fps, f"measured here: {torch.cuda.get_device_name(0)}"
 
@@ -192,7 +191,7 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     checkpoint = bench_checkpoint(workdir, smoke)
     rows, ratios = stage_table([stage_costs(c, checkpoint, smoke) for c in clips])
     result.tables["CPU ms per frame, one process (x264 with the stage's threads)"] = rows
-    fps, source = model_fps(smoke)
+    fps, source = model_fps(workdir, smoke)
     result.tables[f"Cores one GPU needs (GPU frames/s {source})"] = cores_table(ratios, fps)
     if not smoke:
         reel = looped_clip(clips[0], workdir / "bbb-720p-21s.mp4", 4)

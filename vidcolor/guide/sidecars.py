@@ -87,9 +87,10 @@ def find_references(
 ) -> list[RefSpec]:
     """The references of the input ``uri`` (its path below its root: ``relpath``), beside it and
     under ``mirror``; ``run_wide`` when it has none of its own."""
-    places = [_beside(uri)]
+    sequence = kind == "sequence"
+    places = [_beside(uri, sequence)]
     if mirror:
-        places.append(storage.safe_join(mirror, _beside(relpath)))
+        places.append(storage.safe_join(mirror, _beside(relpath, sequence)))
     specs: list[RefSpec] = []
     for base in places:
         for ref in _list_images(base + REFS_SUFFIX):
@@ -107,14 +108,14 @@ def find_references(
     return specs
 
 
-def _beside(uri: str) -> str:
+def _beside(uri: str, sequence: bool = False) -> str:
     """``uri`` without its suffix: where its sidecars start. A frame sequence's pattern loses its
     number and the separator before it (``reel1/reel1_%07d.dpx``: ``reel1/reel1``, so its
     references are ``reel1/reel1.refs/``, in the scans' own folder; ``reel1/%06d.png``:
     ``reel1.refs/`` beside the folder)."""
     suffix = PurePosixPath(uri).suffix
     base = uri[: len(uri) - len(suffix)] if suffix else uri
-    unnumbered = _NUMBER_FIELD.sub("", base)
+    unnumbered = _NUMBER_FIELD.sub("", base) if sequence else base
     if unnumbered == base:
         return base
     unnumbered = unnumbered.rstrip("_-. /")  # frames named by number alone: the folder's name

@@ -19,20 +19,18 @@ import torch
 from vidcolor.cie import YCbCrFormat
 from vidcolor.video import chroma
 from vidcolor.video.chroma_kernel import _D, _EPS, HUE_BINS
+from vidcolor.video.chroma_kernel import _taps as bilinear_taps
 from vidcolor.video.planes import chroma_subsampling
 
 
 def _taps(n_out: int, n_in: int, device: torch.device, dtype: torch.dtype):
-    """Bilinear (lo, hi, weight of hi) per output as cv2.resize INTER_LINEAR places them."""
-    pos = (torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5
-    lo = pos.floor()
-    frac = pos - lo
-    frac[lo < 0] = 0.0
-    lo = lo.clamp(min=0)
-    frac[lo >= n_in - 1] = 0.0
-    lo = lo.clamp(max=n_in - 1).long()
-    hi = (lo + 1).clamp(max=n_in - 1)
-    return lo.to(device), hi.to(device), frac.to(device, dtype)
+    """The kernel's bilinear (lo, hi, weight of hi) per output, as tensors on ``device``."""
+    lo, hi, weight = bilinear_taps(n_out, n_in)
+    return (
+        torch.from_numpy(lo).to(device),
+        torch.from_numpy(hi).to(device),
+        torch.from_numpy(weight).to(device, dtype),
+    )
 
 
 def _f_inverse(f: torch.Tensor) -> torch.Tensor:
