@@ -52,8 +52,8 @@ def versions() -> list[tuple[str, object]]:
         (f"old: in-place window, radius {RADIUS}", SmoothingConfig(RADIUS, method="window")),
         (f"new: recursive along flow, --smoothing {RADIUS}", SmoothingConfig(RADIUS)),
         (
-            f"  the same, flow at full size (before issue 27), --smoothing {RADIUS}",
-            SmoothingConfig(RADIUS, flow_scale=1.0),
+            f"  the same at full size (flow and sums), --smoothing {RADIUS}",
+            SmoothingConfig(RADIUS, scale=1.0),
         ),
         (f"new: recursive along flow, --smoothing {WIDE}", SmoothingConfig(WIDE)),
     ]
@@ -242,7 +242,7 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
             f"{old['warping error'] / off['warping error']:.2f}; new flicker / real footage's "
             f"{ratios[name]:.2f}; a perfectly consistent colouring as colourful as the model's "
             f"flickers {consistent['flicker'] / real['flicker']:.2f}x the real footage. "
-            f"Flow at half size / full size: warping error "
+            f"Half size / full size: warping error "
             f"{new['warping error'] / full['warping error']:.3f}, smoothing CPU "
             f"{new[cost_of(new)] / full[cost_of(full)]:.2f}x."
         )

@@ -53,6 +53,21 @@ def carphone_l(carphone):
     return decode_l(carphone, 40)
 
 
+# The model's own size (short side 256): there the flow method works at half size and upsamples
+# guided by L; the small fixtures above are below that floor and keep their own size.
+MODEL_W, MODEL_H = 448, 256
+
+
+@pytest.fixture(scope="module")
+def bikes_l_model(bikes):
+    return decode_l(bikes, 90, width=MODEL_W, height=MODEL_H)
+
+
+@pytest.fixture(scope="module")
+def carphone_l_model(carphone):
+    return decode_l(carphone, 40, width=MODEL_W, height=MODEL_H)
+
+
 def flickering_ab(lum: np.ndarray, seed: int = 0, noise: float = 0.15) -> np.ndarray:
     """A plausible ab field tied to the image content, plus per-frame global and per-pixel flicker."""
     rng = np.random.default_rng(seed)
@@ -94,6 +109,18 @@ def test_segments_match_one_shot(bikes_l, radius, owned, method):
     # The seam test could fail: with too little overlap, owned frames next to a seam do differ
     # (for "flow", the old rule of radius frames of context is too little).
     short = run_in_segments(ab, bikes_l, config, owned=owned, overlap=min(overlap - 1, radius))
+    assert np.abs(whole - short).max() > SEAM_TOLERANCE
+
+
+def test_segments_match_one_shot_at_model_size(bikes_l_model):
+    """The same at the model's size, where the sums work at half size: the seam still holds."""
+    ab = flickering_ab(bikes_l_model)
+    config = SmoothingConfig(radius=3)
+    overlap = context_frames(config)
+    whole = smooth_ab(ab, bikes_l_model, config)
+    split = run_in_segments(ab, bikes_l_model, config, owned=16, overlap=overlap)
+    assert np.abs(whole - split).max() < SEAM_TOLERANCE
+    short = run_in_segments(ab, bikes_l_model, config, owned=16, overlap=3)
     assert np.abs(whole - short).max() > SEAM_TOLERANCE
 
 
@@ -170,8 +197,12 @@ def test_planned_segments_give_the_same_ab(keyframed_bikes, demo_model, smoothin
     assert np.abs(whole - short).max() > SEAM_TOLERANCE
 
 
+@pytest.mark.parametrize("size", ["small", "model"])
 @pytest.mark.parametrize("method", METHODS)
-def test_no_colour_crosses_a_cut(carphone_l, bikes_l, method):
+def test_no_colour_crosses_a_cut(request, size, method):
+    suffix = "" if size == "small" else "_model"
+    carphone_l = request.getfixturevalue("carphone_l" + suffix)
+    bikes_l = request.getfixturevalue("bikes_l" + suffix)
     lum = np.concatenate([carphone_l[:12], bikes_l[40:52]])
     assert detect_cuts(lum) == [12]
     ab = np.zeros((24, 2, *lum.shape[2:]), dtype=np.float32)
@@ -185,15 +216,29 @@ def test_no_colour_crosses_a_cut(carphone_l, bikes_l, method):
     assert np.abs(bleed[12]).max() > 0.1
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_moving_object_leaves_no_ghost(method):
-    n, h, w, size, step = 9, 24, 48, 6, 4
+def moving_square(scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(L, ab) of 9 frames, 24x48 px times ``scale``: a bright coloured square moving right
+    over a dark grey background, 4 * scale px per frame."""
+    n, h, w, size, step = 9, 24 * scale, 48 * scale, 6 * scale, 4 * scale
     lum = np.full((n, 1, h, w), -0.8, np.float32)  # dark background
     ab = np.zeros((n, 2, h, w), np.float32)  # grey background
+    y = 9 * scale
     for i in range(n):
-        x = 2 + step * i
-        lum[i, :, 9 : 9 + size, x : x + size] = 0.8  # bright square moving right
-        ab[i, :, 9 : 9 + size, x : x + size] = np.array([0.6, -0.4]).reshape(2, 1, 1)
+        x = 2 * scale + step * i
+        lum[i, :, y : y + size, x : x + size] = 0.8  # bright square moving right
+        ab[i, :, y : y + size, x : x + size] = np.array([0.6, -0.4]).reshape(2, 1, 1)
+    return lum, ab
+
+
+def near(mask: np.ndarray, px: int) -> np.ndarray:
+    """(N, h, w) bool: within ``px`` pixels (a square neighbourhood) of ``mask``."""
+    kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) for m in mask]).astype(bool)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_moving_object_leaves_no_ghost(method):
+    lum, ab = moving_square(1)
     out = smooth_ab(ab, lum, SmoothingConfig(radius=3, method=method))
     background = ab == 0
     # Flow samples between pixels: at the square's hard edges (L jumps 80 units in one pixel) a
@@ -201,13 +246,42 @@ def test_moving_object_leaves_no_ghost(method):
     # at most 4.5 Lab units, on the pixels touching the square only (checked below).
     tolerance = 0.01 if method == "window" else 0.035
     assert np.abs(out[background]).max() < tolerance  # no ghost trail where the square has been
-    square = (lum[:, 0] > 0).astype(np.uint8)
-    touching = np.stack([cv2.dilate(s, np.ones((3, 3), np.uint8)) for s in square]).astype(bool)
+    touching = near(lum[:, 0] > 0, 1)
     assert np.abs(out.transpose(1, 0, 2, 3)[:, ~touching]).max() < 0.005  # 0.6 Lab units
     np.testing.assert_allclose(out[~background], ab[~background], atol=tolerance)  # keeps colour
     # With the luma falloff disabled the in-place window leaves a trail: the falloff stops it.
     ghost = smooth_ab(ab, lum, SmoothingConfig(radius=3, luma_sigma=100.0, method="window"))
     assert np.abs(ghost[background]).max() > 0.05
+
+
+def test_moving_object_leaves_no_ghost_at_model_size():
+    """The same scene at 192x384 (32 px per frame), where the sums work at half size and come
+    back by L-guided upsampling. The price of the half-size grid: what gets through at the
+    square's edge reaches 3 px (one pixel of that grid, plus the upsampling's reach) where the
+    sums at full size kept it to 1 (measured: 0.030 against 0.006 at 1-3 px); no trail further
+    out, and the square keeps its colour."""
+    lum, ab = moving_square(8)
+    out = smooth_ab(ab, lum, SmoothingConfig(radius=3))
+    background = ab == 0
+    assert np.abs(out[background]).max() < 0.05  # 6.4 Lab units, next to the square only
+    square = lum[:, 0] > 0
+    assert np.abs(out.transpose(1, 0, 2, 3)[:, ~near(square, 3)]).max() < 0.005
+    np.testing.assert_allclose(out[~background], ab[~background], atol=0.05)
+
+
+def test_colour_keeps_to_an_edge_in_l_at_model_size():
+    """A still shot at the model's size, bright and coloured left of column 201, dark and grey
+    right of it: an odd column, so the half-size grid has a pixel that straddles the edge. The
+    L-guided upsampling keeps the colour on its side (plain bilinear upsampling would give the
+    dark pixels next to the edge a share of that straddling pixel's colour)."""
+    n, edge = 6, 201
+    lum = np.full((n, 1, MODEL_H, MODEL_W), -0.6, np.float32)
+    lum[..., :edge] = 0.6
+    ab = np.zeros((n, 2, MODEL_H, MODEL_W), np.float32)
+    ab[:, 0, :, :edge], ab[:, 1, :, :edge] = 0.5, -0.3
+    out = smooth_ab(ab, lum, SmoothingConfig(radius=3), cuts=[])
+    assert np.abs(out[..., edge:]).max() < 0.005  # 0.6 Lab units
+    np.testing.assert_allclose(out[..., :edge], ab[..., :edge], atol=0.005)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -234,15 +308,27 @@ def test_flicker_goes_down(carphone_l, method):
 PAN_PX = 3  # per frame, to the right: content moves left by PAN_PX
 
 
-@pytest.fixture(scope="module")
-def pan(real_photos):
-    """24 crops of skimage's coffee photo (128x192, a multiple of 32 for the model), the window
-    moving PAN_PX px right per frame: a camera pan whose motion is known exactly. Returns the true
-    RGB crops and their normalised L (N, 1, h, w)."""
-    photo = real_photos["coffee"]
-    crops = np.stack([photo[100:228, 40 + PAN_PX * t : 232 + PAN_PX * t] for t in range(24)])
+def pan_of(photo: np.ndarray, h: int, w: int) -> tuple:
+    """24 h x w crops of a photo (multiples of 32 for the model), the window moving PAN_PX px
+    right per frame: a camera pan whose motion is known exactly. Returns the true RGB crops, their
+    normalised L (N, 1, h, w) and their L*."""
+    crops = np.stack(
+        [photo[100 : 100 + h, 40 + PAN_PX * t : 40 + w + PAN_PX * t] for t in range(24)]
+    )
     lab = rgb_uint8_to_lab(torch.from_numpy(crops))
     return crops, normalize_l(lab[:, :1]).numpy(), lab[:, 0].numpy()
+
+
+@pytest.fixture(scope="module")
+def pan(real_photos):
+    """skimage's coffee photo, 128x192 crops: below the size where the sums shrink."""
+    return pan_of(real_photos["coffee"], 128, 192)
+
+
+@pytest.fixture(scope="module")
+def pan_model(real_photos):
+    """The same at the model's short side, 256x384: the sums work at half size."""
+    return pan_of(real_photos["coffee"], 256, 384)
 
 
 def known_motion_error(ab_norm: np.ndarray) -> float:
@@ -258,14 +344,15 @@ def known_motion_error(ab_norm: np.ndarray) -> float:
     )
 
 
-def test_synthetic_pan_colour_follows_motion(pan, demo_model):
+@pytest.mark.parametrize("size", ["pan", "pan_model"])
+def test_synthetic_pan_colour_follows_motion(request, size, demo_model):
     """Per-frame model: the shipped demo checkpoint through Colouriser, deterministic. It is not
     shift-equivariant (16 px ViT patches, strided convolutions), so the same content moved by 3 px
     gets other colours in the next frame: the flicker of real per-frame colourisation, correlated
     in space and tied to content, which is harder to remove than independent per-pixel noise (a
     noisy-truth model would reward any blur). Smoothing must halve the warping error measured with
     the exact motion and keep ab-PSNR to the true colours within 0.2 dB."""
-    crops, lum, big_l = pan
+    crops, lum, big_l = request.getfixturevalue(size)
     ab = demo_model.predict_ab(lum)
     cfg = SmoothingConfig(radius=3)
     assert cfg.method == "flow"  # the default the pipeline gets

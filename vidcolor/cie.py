@@ -13,6 +13,8 @@ input's dtype: pass float64 where a table is built once.
 
 from __future__ import annotations
 
+import functools
+
 import sys
 from dataclasses import dataclass
 
@@ -111,6 +113,16 @@ def lstar_of_rgb(rgb: np.ndarray, bits: int | None = None) -> np.ndarray:
         raise ValueError(f"lstar_of_rgb takes uint8 or uint16 RGB, got {rgb.dtype}")
     y = table[rgb] @ XYZ_FROM_RGB[1].astype(np.float32)  # Y / Yn, Yn = 1
     return (116.0 * cie_f(y) - 16.0).astype(np.float32, copy=False)
+
+
+@functools.cache
+def lstar_of_grey_luma(full_range: bool) -> np.ndarray:
+    """L* (float32, 256 entries) of every 8-bit luma code of a grey Y'CbCr pixel (Cb = Cr = 128,
+    so R' = G' = B'): the exact value, with no 8-bit RGB step in between."""
+    codes = np.arange(256, dtype=np.float64)
+    rgb = codes / 255.0 if full_range else ((codes - 16.0) / 219.0).clip(0.0, 1.0)
+    y = srgb_to_linear(rgb) * XYZ_FROM_RGB[1].sum()  # Y / Yn of R = G = B
+    return (116.0 * cie_f(y) - 16.0).astype(np.float32)
 
 
 def lab_of_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -76,3 +76,78 @@ def combine(now: np.ndarray, back: np.ndarray, ab_t: np.ndarray, out: np.ndarray
             inv = np.float32(1.0) / (now[y, x, 2] + back[y, x, 2] - np.float32(1.0))
             out[0, y, x] = (now[y, x, 0] + back[y, x, 0] - ab_t[0, y, x]) * inv
             out[1, y, x] = (now[y, x, 1] + back[y, x, 1] - ab_t[1, y, x]) * inv
+
+
+@jit
+def _column_taps(w: int, ws: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``w`` output columns: the two of ``ws`` input columns around it and the first
+    one's weight, where OpenCV's INTER_LINEAR resize puts them (pixel centres aligned)."""
+    left, right = np.empty(w, np.int64), np.empty(w, np.int64)
+    weight = np.empty(w, np.float32)
+    for x in range(w):
+        fx = (x + 0.5) * (ws / w) - 0.5
+        x0 = int(np.floor(fx))
+        left[x], right[x] = min(max(x0, 0), ws - 1), min(max(x0 + 1, 0), ws - 1)
+        weight[x] = 1.0 - (fx - x0)
+    return left, right, weight
+
+
+@jit
+def _likeness(d: float, inv_width2: float) -> float:
+    """How well two L match: Tukey's biweight (1 - d^2 / width^2)^2, 0 beyond ``width``; no
+    table look-up or division, so the loop below stays cheap. 1e-6 keeps a sum of four from
+    vanishing (then the four are weighed bilinearly)."""
+    u = max(np.float32(1.0) - d * d * inv_width2, np.float32(0.0))
+    return u * u + np.float32(1e-6)
+
+
+@jit
+def upsample_guided(
+    small_ab: np.ndarray,
+    small_l: np.ndarray,
+    l_t: np.ndarray,
+    inv_width2: float,
+    out: np.ndarray,
+) -> None:
+    """Joint bilateral upsampling (Kopf et al. 2007) of ab smoothed at reduced size: each pixel
+    of ``out`` (2, h, w) takes the four samples of ``small_ab`` (2, hs, ws) around it (where
+    OpenCV's INTER_LINEAR would), weighted bilinearly and by how well their L (``small_l``,
+    the area average the smoothing saw) matches its own (``l_t``, (h, w); ``inv_width2``: 1 /
+    the L difference squared at which a sample stops counting), so colour does not spread across
+    an edge in L. Where no sample matches (a thin line) it is plain bilinear."""
+    hs, ws = small_l.shape
+    h, w = l_t.shape
+    left, right, wl = _column_taps(w, ws)
+    one = np.float32(1.0)
+    for y in range(h):
+        fy = (y + 0.5) * (hs / h) - 0.5
+        y0 = int(np.floor(fy))
+        ty = np.float32(fy - y0)
+        ya, yb = min(max(y0, 0), hs - 1), min(max(y0 + 1, 0), hs - 1)
+        la, lb, row = small_l[ya], small_l[yb], l_t[y]
+        a0, a1, b0, b1 = small_ab[0, ya], small_ab[0, yb], small_ab[1, ya], small_ab[1, yb]
+        for x in range(w):
+            i, j, wx, v = left[x], right[x], wl[x], row[x]
+            w0 = (one - ty) * wx * _likeness(la[i] - v, inv_width2)
+            w1 = (one - ty) * (one - wx) * _likeness(la[j] - v, inv_width2)
+            w2 = ty * wx * _likeness(lb[i] - v, inv_width2)
+            w3 = ty * (one - wx) * _likeness(lb[j] - v, inv_width2)
+            inv = one / (w0 + w1 + w2 + w3)
+            out[0, y, x] = (w0 * a0[i] + w1 * a0[j] + w2 * a1[i] + w3 * a1[j]) * inv
+            out[1, y, x] = (w0 * b0[i] + w1 * b0[j] + w2 * b1[i] + w3 * b1[j]) * inv
+
+
+@jit
+def histograms(l: np.ndarray, bins: int) -> np.ndarray:  # noqa: E741 (L, as everywhere)
+    """(N, bins) counts of float32 L (N, h, w) in [-1, 1] (clipped), ``bins`` equal bins: one pass
+    per frame, where numpy's clip, scale, offset and bincount made five over the float planes."""
+    n, h, w = l.shape
+    out = np.zeros((n, bins), np.int64)
+    half = np.float32(bins / 2.0)
+    one = np.float32(1.0)
+    for i in range(n):
+        for y in range(h):
+            for x in range(w):
+                v = min(max(l[i, y, x], -one), one)
+                out[i, min(int((v + one) * half), bins - 1)] += 1
+    return out
