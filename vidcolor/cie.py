@@ -14,7 +14,6 @@ input's dtype: pass float64 where a table is built once.
 from __future__ import annotations
 
 import functools
-
 import sys
 from dataclasses import dataclass
 
