@@ -23,7 +23,7 @@ are sampled where the flow says each pixel of the new frame came from and added 
   estimated at anyway), area-averaged, and the result is brought back by joint bilateral
   upsampling guided by L, so colour keeps to the edges of L. Measured on real footage
   (benchmarks/RESULTS.md, smoothing): less flicker and warping error than the sums at full size
-  with two flows, at under half the cost.
+  with two flows, for about half the CPU time.
 
 ``"window"`` (the previous method, kept for comparison): neighbours in [i - radius, i + radius]
 averaged in place with weights exp(-(i - j)^2 / (2 sigma_t^2)) and a luma term on |L_i - L_j| at
@@ -236,13 +236,13 @@ def _smooth_along_flow(
     estimated there already, and the running sums cost a quarter there; the result comes back to
     full size by joint bilateral upsampling guided by L, so colour keeps to edges in L. Measured
     against the sums at full size (benchmarks/RESULTS.md, smoothing): flicker and warping error
-    as low or lower, ab-PSNR as high or higher, at a third of the cost."""
+    as low or lower, ab-PSNR as high or higher, at 0.3-0.7x of the cost."""
     from vidcolor.flow import SMOOTHING_DIS, PairFlows
     from vidcolor.smooth_kernel import upsample_guided
 
     size = _working_size(*l.shape[2:], config.scale)
     if size is None:
-        # Frames too small to shrink (tests, --model-size under 192): as before, one flow.
+        # Frames too small to shrink (small test clips, --model-size under 192): own size.
         return _recursive(ab, l, config, shot, PairFlows(l, config.scale, one_flow=True))
     l_small = _area(l, size)
     flows = PairFlows(l_small, 1.0, settings=SMOOTHING_DIS, one_flow=True)
