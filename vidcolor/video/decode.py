@@ -4,8 +4,8 @@ Both outputs are in display orientation (the display matrix is applied). For the
 frame (8-bit Y'CbCr with every Cb and Cr at 128: a black-and-white film) has its luma plane
 resized by swscale and looked up in an exact L* table; any other frame is resized and converted
 to RGB by swscale (honouring its matrix and range) and vidcolor.cie does RGB->L* (numpy: decode
-workers never load torch). The grey path costs a third, and is nearer the exact L* (mean error
--0.2 against swscale's 8-bit RGB's -0.7 L* units on bigbuckbunny). Full frames never leave this
+workers never load torch). The grey path costs a third, and is nearer the exact L* (mean absolute
+error 0.1-0.2 L* units against 0.7: swscale's 8-bit RGB runs dark). Full frames never leave this
 process: the encoder re-decodes its segment with ``iter_luma``. A packet that fails to decode
 does not fail the film: its frame is concealed by repeating a neighbour
 (``DecodedSegment.concealed`` lists them).
@@ -64,16 +64,16 @@ _GREY_CAPABLE = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj4
 
 def _grey_lstar(frame: av.VideoFrame, height: int, width: int) -> np.ndarray | None:
     """L* (height, width) of a grey frame from its resized luma plane, or None when the frame
-    is not grey (or not 8-bit planar Y'CbCr). The chroma is checked at the small size, after
-    swscale's area average: chroma noise that averages to 128 everywhere counts as grey."""
+    is not grey or not 8-bit planar Y'CbCr. The chroma is checked on the decoded planes (~0.04
+    ms at 720p), so a colour frame pays nothing for the resize it does not use."""
     fmt = frame.format.name
     if fmt not in _GREY_CAPABLE:
         return None
-    small = frame.reformat(width=width, height=height, interpolation="AREA")
-    for plane in small.planes[1:]:
-        chroma = np.frombuffer(plane, np.uint8)
-        if chroma.min() != 128 or chroma.max() != 128:
+    for plane in frame.planes[1:]:
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, -1)[:, : plane.width]
+        if rows.min() != 128 or rows.max() != 128:
             return None
+    small = frame.reformat(width=width, height=height, interpolation="AREA")
     full = fmt.startswith("yuvj") or int(frame.color_range) == 2
     return cie.lstar_of_grey_luma(full)[luma_plane(small)]
 
