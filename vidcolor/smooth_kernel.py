@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidcolor.compiled import jit
+from vidcolor.compiled import jit, linear_taps
 
 # exp(-u) for u in [0, _EXP_SPAN] at _EXP_STEPS points, linear in between; 0 beyond (exp(-16)
 # is 1e-7 of the estimate: nothing). Within 1e-4 of math.exp, ~3x cheaper in the gathered loop.
@@ -79,20 +79,6 @@ def combine(now: np.ndarray, back: np.ndarray, ab_t: np.ndarray, out: np.ndarray
 
 
 @jit
-def _column_taps(w: int, ws: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``w`` output columns: the two of ``ws`` input columns around it and the first
-    one's weight, where OpenCV's INTER_LINEAR resize puts them (pixel centres aligned)."""
-    left, right = np.empty(w, np.int64), np.empty(w, np.int64)
-    weight = np.empty(w, np.float32)
-    for x in range(w):
-        fx = (x + 0.5) * (ws / w) - 0.5
-        x0 = int(np.floor(fx))
-        left[x], right[x] = min(max(x0, 0), ws - 1), min(max(x0 + 1, 0), ws - 1)
-        weight[x] = 1.0 - (fx - x0)
-    return left, right, weight
-
-
-@jit
 def _likeness(d: float, inv_width2: float) -> float:
     """How well two L match: Tukey's biweight (1 - d^2 / width^2)^2, 0 beyond ``width``; no
     table look-up or division, so the loop below stays cheap. 1e-6 keeps a sum of four from
@@ -115,19 +101,17 @@ def upsample_guided(
     the area average the smoothing saw) matches its own (``l_t``, (h, w); ``inv_width2``: 1 /
     the L difference squared at which a sample stops counting), so colour does not spread across
     an edge in L. Where no sample matches (a thin line) it is plain bilinear."""
-    hs, ws = small_l.shape
     h, w = l_t.shape
-    left, right, wl = _column_taps(w, ws)
+    top, bottom, row_w = linear_taps(h, small_l.shape[0])
+    left, right, col_w = linear_taps(w, small_l.shape[1])
+    tx = col_w.astype(np.float32)  # weight of the right sample: float32 arithmetic below
     one = np.float32(1.0)
     for y in range(h):
-        fy = (y + 0.5) * (hs / h) - 0.5
-        y0 = int(np.floor(fy))
-        ty = np.float32(fy - y0)
-        ya, yb = min(max(y0, 0), hs - 1), min(max(y0 + 1, 0), hs - 1)
+        ya, yb, ty = top[y], bottom[y], np.float32(row_w[y])
         la, lb, row = small_l[ya], small_l[yb], l_t[y]
         a0, a1, b0, b1 = small_ab[0, ya], small_ab[0, yb], small_ab[1, ya], small_ab[1, yb]
         for x in range(w):
-            i, j, wx, v = left[x], right[x], wl[x], row[x]
+            i, j, wx, v = left[x], right[x], one - tx[x], row[x]
             w0 = (one - ty) * wx * _likeness(la[i] - v, inv_width2)
             w1 = (one - ty) * (one - wx) * _likeness(la[j] - v, inv_width2)
             w2 = ty * wx * _likeness(lb[i] - v, inv_width2)

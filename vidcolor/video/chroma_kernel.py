@@ -20,31 +20,11 @@ import math
 
 import numpy as np
 
-from vidcolor.compiled import jit
+from vidcolor.compiled import jit, linear_taps
 
 _EPS = 1e-4  # the gamut test's slack, as the limit table was built with
 _D = 6.0 / 29.0  # CIE: f is a cube above it, its tangent below
 HUE_BINS = 512  # hue steps of the chroma-limit table (chroma._chroma_limits builds it)
-
-
-@jit
-def _taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear source indices (lo, hi) and weight of hi for each of ``n_out`` outputs, as
-    cv2.resize INTER_LINEAR places them (pixel centres aligned, clamped at the edges)."""
-    lo = np.empty(n_out, np.int64)
-    hi = np.empty(n_out, np.int64)
-    weight = np.empty(n_out, np.float64)
-    scale = n_in / n_out
-    for i in range(n_out):
-        pos = (i + 0.5) * scale - 0.5
-        k = int(math.floor(pos))
-        frac = pos - k
-        if k < 0:
-            k, frac = 0, 0.0
-        if k >= n_in - 1:
-            k, frac = n_in - 1, 0.0
-        lo[i], hi[i], weight[i] = k, min(k + 1, n_in - 1), frac
-    return lo, hi, weight
 
 
 @jit
@@ -168,8 +148,8 @@ def merge_plane(
     f(Z), and a*, b*, per unit of normalised a, b; ``limits``: largest in-gamut chroma per
     (luma sum, hue), HUE_BINS + 1 hues a sum."""
     h, w = out.shape[1], out.shape[2]
-    row_lo, row_hi, row_w = _taps(h, ab.shape[1])
-    col_lo, col_hi, col_w = _taps(w, ab.shape[2])
+    row_lo, row_hi, row_w = linear_taps(h, ab.shape[1])
+    col_lo, col_hi, col_w = linear_taps(w, ab.shape[2])
     tmp = np.empty((2, ab.shape[2]))
     a, b, f_y = np.empty(w), np.empty(w), np.empty(w)
     sums = np.empty(w, np.int64)

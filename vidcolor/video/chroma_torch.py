@@ -17,15 +17,15 @@ import numpy as np
 import torch
 
 from vidcolor.cie import YCbCrFormat
+from vidcolor.compiled import linear_taps
 from vidcolor.video import chroma
 from vidcolor.video.chroma_kernel import _D, _EPS, HUE_BINS
-from vidcolor.video.chroma_kernel import _taps as bilinear_taps
 from vidcolor.video.planes import chroma_subsampling
 
 
 def _taps(n_out: int, n_in: int, device: torch.device, dtype: torch.dtype):
     """The kernel's bilinear (lo, hi, weight of hi) per output, as tensors on ``device``."""
-    lo, hi, weight = bilinear_taps(n_out, n_in)
+    lo, hi, weight = linear_taps(n_out, n_in)
     return (
         torch.from_numpy(lo).to(device),
         torch.from_numpy(hi).to(device),
