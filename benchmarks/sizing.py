@@ -74,13 +74,10 @@ def h264_decode_alone(clip: Path, frames: int) -> float:
 
 def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``."""
-    from benchmarks.smoothing import one_thread
-    from benchmarks.stage_encode import encode_parts, x264_alone
+    from benchmarks.smoothing import best_of
     from benchmarks.stages import smooth_rows
     from vidcolor.infer import Colouriser
     from vidcolor.video.decode import decode_segment
-    from vidcolor.video.encode import EncodeSettings, encode_segment
-    from vidcolor.video.mux import finalise
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
 
@@ -93,9 +90,30 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     ab = [colouriser.predict_ab(d.l_small) for d in decoded]
     smooth_rows(decoded[:1], ab[0])  # warm-up: the compiled kernels load once per process
     # One thread, as in the pipeline's 1-CPU smoothing task (OpenCV's default is every core).
-    runs = [one_thread(lambda: smooth_rows(decoded, np.concatenate(ab))) for _ in range(REPEATS)]
-    smoothed = runs[0][0][1]
-    smooth_ms = 1000 * min(cpu for _, _, cpu in runs) / n
+    (_, smoothed), _, smooth_cpu = best_of(
+        REPEATS, lambda: smooth_rows(decoded, np.concatenate(ab))
+    )
+    encode = encode_costs(clip, segments, smoothed, info)
+    x264_ms = encode.pop("x264 veryfast alone")
+    return {
+        "size": f"{info.width}x{info.height}",
+        "frames": n,
+        "decode -> L": decode_ms,
+        "smoothing (radius 3)": 1000 * smooth_cpu / n,
+        **encode,
+        "H.264 decode alone": h264_decode_alone(clip, n),
+        "x264 veryfast alone": x264_ms,
+    }
+
+
+def encode_costs(clip: Path, segments, smoothed: list[np.ndarray], info) -> dict:
+    """CPU ms per frame of the encode stage, the join, the merge alone and x264 alone, on the
+    segments of ``clip`` with their smoothed ab."""
+    from benchmarks.stage_encode import encode_parts, x264_alone
+    from vidcolor.video.encode import EncodeSettings, encode_segment
+    from vidcolor.video.mux import finalise
+
+    n = info.frame_count
     settings, work = EncodeSettings(), clip.parent / f"{clip.stem}-segments"
     work.mkdir(exist_ok=True)
     files = [work / f"seg{s.index}{settings.segment_suffix()}" for s in segments]
@@ -110,7 +128,7 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     join_ms, _ = cpu_ms(
         lambda: finalise(str(clip), files, str(work / "out.mp4"), settings, info), n
     )
-    parts, frames = encode_parts(clip, segments, smoothed, info)
+    parts, frames = encode_parts(clip, segments, smoothed, info)  # and the frames x264 gets
     merge_cpu = min(
         [parts["Y'CbCr merge"][1]]
         + [
@@ -120,18 +138,11 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
     )
     in_memory = [[f for g in frames for f in g]]
     x264 = [x264_alone(in_memory, settings, info.frame_rate or 25) for _ in range(REPEATS)]
-    x264_cpu, x264_n = min(cpu for _, cpu, _ in x264), x264[0][2]
-    decode_alone_ms = h264_decode_alone(clip, n)
     return {
-        "size": f"{info.width}x{info.height}",
-        "frames": n,
-        "decode -> L": decode_ms,
-        "smoothing (radius 3)": smooth_ms,
         "encode (luma decode + merge + x264)": encode_ms,
         "join + audio": join_ms,
         "  of which Y'CbCr merge": 1000 * merge_cpu / n,
-        "H.264 decode alone": decode_alone_ms,
-        "x264 veryfast alone": 1000 * x264_cpu / x264_n,
+        "x264 veryfast alone": 1000 * min(cpu for _, cpu, _ in x264) / x264[0][2],
     }
 
 

@@ -54,7 +54,7 @@ def test_cli_runs_stages_and_smoothing_and_keeps_other_sections(run_cli, tmp_pat
         "smoothing off (per frame)",
         "old: in-place window, radius 3",
         "new: recursive along flow, --smoothing 3",
-        "  the same, flow at full size (before issue 27), --smoothing 3",
+        "  the same at full size (flow and sums), --smoothing 3",
         "new: recursive along flow, --smoothing 6",
     ]
     assert rows[-1]["version"].startswith("true colours at the model's chroma")
