@@ -37,7 +37,8 @@ EC2_SPECS = {
     "c7i.8xlarge": {"CPU": 32, "GPU": 0},
 }
 # Cores one GPU keeps busy with the paper-size model at 720p (`vidcolor bench sizing`, H100
-# frames/s; docs/scaling.md): the cluster at its maximum must offer at least that per GPU.
+# frames/s; docs/scaling.md): the cluster at its maximum must offer at least that per GPU. 17.5
+# at the sizing bench's first run; 12.6-14 since issue 27's cheaper stages: 17 keeps a margin.
 CORES_PER_GPU = 17
 
 # Field names of the KubeRay ray.io/v1 types (ray-operator/apis/ray/v1/*_types.go), to catch
