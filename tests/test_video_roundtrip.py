@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tracemalloc
+import functools
 
 import numpy as np
 import pytest
@@ -183,18 +183,25 @@ def test_grey_frames_take_l_from_their_luma(grey_clip):
     assert np.mean(ours) < np.mean(rgb_path)
 
 
-def _decode_peak(uri, seg) -> int:
-    from vidcolor.video.decode import decode_segment
+def decode_peaks(short: str, long: str) -> list[int]:
+    """Run by traced.in_child: peak bytes of decoding the second 1 s segment of each video."""
+    from traced import peak
 
-    tracemalloc.start()
-    try:
-        decode_segment(str(uri), seg, model_size=32)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    from vidcolor.video.decode import decode_segment
+    from vidcolor.video.probe import probe
+    from vidcolor.video.segments import plan_segments
+
+    segs = [plan_segments(probe(p), segment_seconds=1.0)[1] for p in (short, long)]
+    decode_segment(short, segs[0], model_size=32)  # warm-up: first calls allocate once
+    peaks = []
+    for path, seg in zip((short, long), segs, strict=True):
+        peaks.append(peak(functools.partial(decode_segment, path, seg, model_size=32))[1])
+    return peaks
 
 
 def test_decode_memory_does_not_grow_with_video_length(tmp_path):
+    from traced import in_child
+
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
 
@@ -204,8 +211,7 @@ def test_decode_memory_does_not_grow_with_video_length(tmp_path):
     seg_short = plan_segments(probe(short), segment_seconds=1.0)[1]
     seg_long = plan_segments(probe(long), segment_seconds=1.0)[1]
     assert seg_short.n_decoded == seg_long.n_decoded
-    _decode_peak(short, seg_short)  # warm-up: first-call allocations are not the decoder's
-    peak_short, peak_long = _decode_peak(short, seg_short), _decode_peak(long, seg_long)
+    peak_short, peak_long = in_child("test_video_roundtrip:decode_peaks", str(short), str(long))
     assert peak_short > 100_000  # the frames really went through traced numpy buffers
     assert peak_long < 1.25 * peak_short, (peak_short, peak_long)
 
