@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -239,3 +240,28 @@ def test_sizing_bench_smoke(tmp_path):
         assert row[f"cores at {size}"] == pytest.approx(
             row["GPU frames/s"] * cost["all but the model"] / 1000, rel=0.02, abs=0.1
         )
+
+
+def test_gpu_busy_shares_are_of_the_run_and_of_the_model_s_part():
+    from benchmarks.gpu_path import SAMPLE_MS, GpuBusy
+
+    gpu = GpuBusy()
+    assert gpu.shares() is None  # no samples (no nvidia-smi): no share, not 0 %
+    gpu.samples = [0, 0, 0.5, 1.0, 0, 1.0, 0.5, 0, 0, 0]  # start-up, the model's part, the end
+    whole, model_part, span = gpu.shares()
+    assert whole == pytest.approx(0.3)
+    assert model_part == pytest.approx(3.0 / 5)  # from the first to the last busy sample
+    assert span == pytest.approx(5 * SAMPLE_MS / 1000)
+
+
+@pytest.mark.slow  # a bench script's smoke run (make test-full): see README
+def test_gpu_path_bench_smoke(tmp_path):
+    """`vidcolor bench gpu_path --smoke` (on CPU): both models colour the clip through the real
+    command, every frame is written, and a machine without nvidia-smi says so."""
+    [result], errors = bench.run_benchmarks(["gpu_path"], tmp_path, smoke=True)
+    assert errors == {}
+    [rows] = result.tables.values()
+    assert len(rows) == 2 and all(r["frames"] == 25 for r in rows), rows
+    assert all(r["frames/s"] > 0 for r in rows)
+    if not shutil.which("nvidia-smi"):
+        assert all(r["GPU busy, whole run"] == "no GPU" for r in rows)

@@ -25,8 +25,9 @@ BENCHMARKS = {
     "sequences": "2K 10-bit DPX read+write vs ffmpeg (one core); a sequence end to end vs video",
     "sizing": "CPU ms per stage at 720p/1080p, cores one GPU needs; the whole run vs ffmpeg",
     "gpu": "the model stage on a CUDA GPU: frames/s of the demo and paper-size models",
+    "gpu_path": "the whole colourise command on one GPU at 720p/1080p: frames/s, GPU busy share",
 }
-NAMED_ONLY = {"gpu"}  # needs hardware most machines lack: runs when named, not in "all"
+NAMED_ONLY = {"gpu", "gpu_path"}  # need hardware most machines lack: run when named, not in "all"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
