@@ -159,8 +159,8 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         f"GPU busy share: nvidia-smi utilization.gpu every {SAMPLE_MS} ms while the command ran "
         "(the share of each period in which a kernel ran, not of the chip's peak); the model's "
         "part runs from the first to the last busy sample (its frames/s: frames written over "
-        "that span). Default settings otherwise: 10 s "
-        "segments, --batch-size 16, the pipeline's own CPU tasks on this machine's cores."
+        "that span). Default settings otherwise: 10 s segments, --batch-size 16, the "
+        "pipeline's own CPU tasks on this machine's cores."
     )
     result.wall_s = time.perf_counter() - t0
     return result
