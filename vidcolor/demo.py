@@ -59,8 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grey input: {grey} (from {src})")
         # overwrite: a demo shows what the current checkpoint does; skipping the output of an
         # earlier run (another checkpoint, perhaps) would print "0 ok, 1 skipped" and no cuts.
+        # address "local": the demo shows the Ray plan an archive runs (a 5 s clip alone would
+        # otherwise go in-process, pipeline/local.py).
         config = PipelineConfig(
-            checkpoint=checkpoint, model_size=args.model_size, preview=True, overwrite=True
+            checkpoint=checkpoint,
+            model_size=args.model_size,
+            preview=True,
+            overwrite=True,
+            address="local",
         )
         report = colourise([str(grey)], str(out / "colour"), config)
     except VidcolorError as err:

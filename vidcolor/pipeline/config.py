@@ -27,6 +27,11 @@ _PIXEL_FIELDS = (
 )
 STATE_VERSION = 3  # bump when the state files' meaning changes, so old state is not reused
 MAX_GPU_ACTORS = 8  # --max-actors default for a GPU pool (its autoscaling upper bound)
+# A run on this machine alone of at most LOCAL_FILES local photos and videos with at most
+# LOCAL_SECONDS of video in all goes in-process (pipeline/local.py): Ray's start and stop would
+# cost more than the run (~10 s on 2 cores; the 21 s 720p reel: 25 s on Ray, 12 s in-process).
+LOCAL_FILES = 8
+LOCAL_SECONDS = 60.0
 DEVICES = ("auto", "cpu", "cuda")  # auto: cuda when the cluster has or can add GPUs
 
 
@@ -117,13 +122,16 @@ class PipelineConfig:
         check=above(0),
     )
     # cluster
-    address: str | None = option(  # None: start a local Ray; 'auto' or 'ray://...' joins one
+    # None: a short local run in-process (pipeline/local.py), else a new local Ray; 'local': a
+    # new local Ray always; 'auto' or 'ray://...' joins one
+    address: str | None = option(
         None,
         group="cluster",
         metavar="ADDR",
-        help="Ray cluster to join: 'auto' (the one this machine is part of) or ray://host:10001; "
-        "default: %(default)s",
-        none_means="start a local Ray",
+        help="Ray cluster to join: 'auto' (the one this machine is part of) or ray://host:10001, "
+        "or 'local' to start one here even for a short run; default: %(default)s",
+        none_means=f"up to {LOCAL_FILES} local files with at most {LOCAL_SECONDS:g} s of video run "
+        "in this process (Ray would take longer to start), anything more on a new local Ray",
     )
     num_actors: int | None = option(  # overrides min/max
         None, group="cluster", metavar="N", help="fixed number of model actors", check=above(0)

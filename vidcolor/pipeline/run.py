@@ -6,6 +6,7 @@
 
 Workers list, probe, read and write everything; the driver holds one counter per video in flight.
 Listing and planning are stages, so the first segment decodes while the listing goes on.
+A short run on this machine alone (``small_local_run``) goes in-process instead (``local.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from itertools import islice
 
 from vidcolor.errors import VidcolorError, one_line
+from vidcolor.pipeline import config as limits
 from vidcolor.pipeline.books import Books
 from vidcolor.pipeline.cluster import (
     ModelPool,
@@ -41,7 +43,6 @@ FINISH_MEMORY = 1.5 * GiB  # full-resolution frames of one segment being merged 
 JOIN_MEMORY = 0.5 * GiB  # packets stream through; segments of an S3 state are copied to disk
 PLAN_ROWS = 4  # files per probe task: a listing of a million files still fans out
 LISTING_BLOCK = 64 * 1024
-SMALL_IMAGE_RUN = 8  # at most this many photos and no video: colourise in-process, no Ray
 
 
 def colourise(inputs: list[str], output: str, config: PipelineConfig | None = None) -> Report:
@@ -52,11 +53,10 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
 
     config = config or PipelineConfig()
     check_checkpoint(config)  # a bad checkpoint is one clear error, before any Ray starts
-    if _few_images_only(inputs, config) and not ray.is_initialized():
-        # A handful of photos: starting Ray would cost more than colourising them here.
-        from vidcolor.pipeline.sequential import colourise_sequential
+    if not ray.is_initialized() and (why := small_local_run(inputs, config)):
+        from vidcolor.pipeline.local import colourise_local
 
-        return colourise_sequential(inputs, output, config)
+        return colourise_local(inputs, output, config, why=why)
     started_ray = not ray.is_initialized()
     if started_ray:
         # "local": a new local Ray even when /tmp/ray/ray_current_cluster names another (or a
@@ -85,16 +85,37 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
     return report
 
 
-def _few_images_only(inputs: list[str], config: PipelineConfig) -> bool:
-    """Peeks at the start of the listing only (a prefix of a million files costs one page)."""
+def small_local_run(inputs: list[str], config: PipelineConfig) -> str:
+    """Why the run goes in-process ('' when it goes on Ray): no cluster asked for (``--address``),
+    a few local photos and videos, short in all. Peeks at the start of the listing only (a prefix
+    of a million files costs one page) and at the videos' container headers."""
     from vidcolor.listing import Lister
-    from vidcolor.storage import kind_of
+    from vidcolor.storage import is_s3, kind_of
 
     if config.address is not None:
-        return False
-    first = list(islice(Lister().iter_inputs(inputs), SMALL_IMAGE_RUN + 1))
+        return ""
+    first = list(islice(Lister().iter_inputs(inputs), limits.LOCAL_FILES + 1))
     files = [x for x in first if not x.note and not x.problem]
-    return len(first) <= SMALL_IMAGE_RUN and all(kind_of(x.uri) == "image" for x in files)
+    if len(first) > limits.LOCAL_FILES or any(is_s3(x.uri) for x in files):
+        return ""
+    videos = [x.uri for x in files if kind_of(x.uri) == "video"]
+    seconds = sum(_container_seconds(uri) for uri in videos)
+    if seconds > limits.LOCAL_SECONDS:
+        return ""
+    what = f"{len(files)} file(s), {seconds:.0f} s of video" if videos else f"{len(files)} photo(s)"
+    return f"{what}: in-process, Ray would take longer to start (--address local runs on Ray)"
+
+
+def _container_seconds(uri: str) -> float:
+    """The duration a video's container states: infinite when it states none (it could be
+    long), 0 when the file will not open (its probe fails it with one line, here as on Ray)."""
+    import av
+
+    try:
+        with av.open(uri) as container:
+            return container.duration / 1_000_000 if container.duration else float("inf")
+    except (av.FFmpegError, OSError):
+        return 0.0
 
 
 def check_checkpoint(config: PipelineConfig) -> None:

@@ -1,5 +1,6 @@
 """The pipeline's stages as plain functions, in the order the data flows; ``run.py`` wires them
-onto Ray Data, ``sequential.py`` calls them in a loop, tests call them directly.
+onto Ray Data, ``local.py`` onto threads of one process (a short local run), ``sequential.py``
+calls them in a loop, tests call them directly.
 
     list inputs -> plan each input -> load (video or sequence segment | photo) -> model
       -> finish -> driver -> join (a video's or a sequence's, once all its segments are in)
@@ -37,11 +38,12 @@ def plan_batches(batch: dict[str, np.ndarray], **kwargs) -> Iterator[dict[str, n
             yield rows_to_batch([out])
 
 
-def load_row(row: dict, *, config: PipelineConfig) -> dict:
+def load_row(row: dict, *, config: PipelineConfig, luma: list | None = None) -> dict:
     """The model's input: ``l`` (N, 1, h, w) float16 (and a video's frame ``times`` and
-    ``concealed`` frames)."""
+    ``concealed`` frames). ``luma``: a list for a video's owned frames' stored luma, which
+    :func:`finish_row` in the same process then encodes (``videos._decode``)."""
     if row["kind"] == "video":
-        kw = {"deinterlace": config.deinterlace, "context": config.overlap}
+        kw = {"deinterlace": config.deinterlace, "context": config.overlap, "luma": luma}
         out = videos.decode_segment_row(row, model_size=config.model_size, **kw)
     elif row["kind"] == "sequence":
         out = sequences.decode_row(row, model_size=config.model_size, context=config.overlap)
@@ -55,17 +57,23 @@ def load_row(row: dict, *, config: PipelineConfig) -> dict:
 
 
 def finish_row(
-    row: dict, *, config: PipelineConfig, output_root: str, until: str = "write"
+    row: dict,
+    *,
+    config: PipelineConfig,
+    output_root: str,
+    until: str = "write",
+    luma: list | None = None,
 ) -> dict:
     """Smooth + encode a video segment into its state directory, or write a photo; only small
-    columns go on. ``until="smooth"`` stops a video after smoothing (tests compare the ab)."""
+    columns go on. ``until="smooth"`` stops a video after smoothing (tests compare the ab);
+    ``luma``: what :func:`load_row` kept of a video's owned frames (None: decoded again)."""
     if row["kind"] in ("video", "sequence"):
         out = videos.smooth_segment_row(row, radius=config.smoothing)
         if until == "smooth":
             return out
         if row["kind"] == "sequence" and config.sequence_output == "frames":
             return sequences.write_frames_row(out, output_root=output_root)
-        return videos.encode_segment_row(out, config=config)
+        return videos.encode_segment_row(out, config=config, luma=luma)
     if row["kind"] == "image":
         return images.write_image_row(row, output_root=output_root)
     return with_payloads(row)

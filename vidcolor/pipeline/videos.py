@@ -30,17 +30,30 @@ def _state(row: dict, config: PipelineConfig) -> StateDir:
     return StateDir(row["state"], config.encode_settings().segment_suffix())
 
 
-def _decode(row: dict, *, model_size: int, context: int, deinterlace: bool = False) -> dict:
+def _decode(
+    row: dict, *, model_size: int, context: int, deinterlace: bool = False, luma=None
+) -> dict:
     """The segment's L at model resolution (context included: ``context`` frames each side for
-    the smoothing, more near a reference), its frame times and concealed frames."""
+    the smoothing, more near a reference), its frame times and concealed frames. ``luma``: a
+    list that gets the owned frames' stored luma, for ``_encode`` in the same process (a local
+    run decodes each frame once; on Ray the encoder decodes it again, see video/decode.py)."""
     from vidcolor.video.decode import decode_segment
+    from vidcolor.video.tags import output_tags
     from vidcolor.video.timeline import Timeline
 
     plan = read_plan(row["state"])
     seg = plan.segments[row["segment"]]
+    tags = output_tags(plan.source.video)
     decoded = decode_segment(
-        row["input"], seg, model_size, deinterlace=deinterlace, timeline=Timeline.of(plan.source)
+        row["input"],
+        seg,
+        model_size,
+        deinterlace=deinterlace,
+        timeline=Timeline.of(plan.source),
+        luma=None if luma is None else (tags.matrix, tags.full_range),
     )
+    if luma is not None:
+        luma.extend(decoded.luma)
     return decoded_row(row, plan, decoded, context)
 
 
@@ -133,9 +146,10 @@ smooth_segment_row = guarded(
 )
 
 
-def _encode(row: dict, *, config: PipelineConfig) -> dict:
+def _encode(row: dict, *, config: PipelineConfig, luma=None) -> dict:
     """Encode the owned frames straight into the state directory (cuts first, then the segment,
-    each atomically); the row that goes on holds only how much was written."""
+    each atomically); the row that goes on holds only how much was written. ``luma``: the owned
+    frames' luma that ``_decode`` kept (None: decode it again)."""
     from vidcolor import storage
     from vidcolor.video.encode import encode_segment
 
@@ -152,6 +166,7 @@ def _encode(row: dict, *, config: PipelineConfig) -> dict:
             tmp,
             config.encode_settings(),
             plan.source,
+            luma=luma,
         )
         size = tmp.stat().st_size
     return {**scalars(row), "bytes": size}

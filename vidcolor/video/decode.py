@@ -6,7 +6,8 @@ resized by swscale and looked up in an exact L* table; any other frame is resize
 to RGB by swscale (honouring its matrix and range) and vidcolor.cie does RGB->L* (numpy: decode
 workers never load torch). The grey path costs a third, and is nearer the exact L* (mean absolute
 error 0.1-0.2 L* units against 0.7: swscale's 8-bit RGB runs dark). Full frames never leave this
-process: the encoder re-decodes its segment with ``iter_luma``. A packet that fails to decode
+process: on Ray the encoder re-decodes its segment with ``iter_luma``; a local run, whose stages
+share one process, asks ``decode_segment`` to keep the owned frames' luma instead. A packet that fails to decode
 does not fail the film: its frame is concealed by repeating a neighbour
 (``DecodedSegment.concealed`` lists them).
 """
@@ -43,6 +44,16 @@ class DecodedSegment:
     full_size: tuple[int, int]  # (H, W) as displayed
     # pts of owned frames that were concealed: lost (a neighbour repeated) or decoded with errors
     concealed: list[int] = field(default_factory=list)
+    luma: list[LumaFrame] | None = None  # the owned frames' stored luma, when asked for
+
+
+@dataclass
+class LumaFrame:
+    pts: int
+    duration: int
+    y: np.ndarray  # (H, W) luma codes as stored, display orientation, uint8 or uint16
+    bits: int  # of the codes in ``y``
+    concealed: bool
 
 
 @dataclass
@@ -197,11 +208,19 @@ def _frames_in(
 
 
 def decode_segment(
-    uri: str, seg: Segment, model_size: int = 256, *, deinterlace: bool = False, timeline=None
+    uri: str,
+    seg: Segment,
+    model_size: int = 256,
+    *,
+    deinterlace: bool = False,
+    timeline=None,
+    luma: tuple[int, bool] | None = None,
 ) -> DecodedSegment:
     """Decode ``seg`` (context included) to normalised L at model resolution; ``deinterlace``
     runs bwdif first (pass the same value the encoder's ``EncodeSettings.deinterlace`` has);
-    ``timeline`` repairs timestamp jumps (``Timeline.of(info)``)."""
+    ``timeline`` repairs timestamp jumps (``Timeline.of(info)``). ``luma``: (matrix,
+    full_range) of the output: keep the owned frames' luma as ``iter_luma`` gives it."""
+    kept: list[LumaFrame] | None = None if luma is None else []
     pts: list[int] = []
     chunks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
@@ -237,6 +256,8 @@ def decode_segment(
             )
             l_star = cie.lstar_of_rgb(rgb)
         pending.append(_to_display(l_star, rotation))
+        if kept is not None and seg.start_pts <= item.pts < (seg.end_pts or float("inf")):
+            kept.append(_luma_frame(item, *luma, copy=True))  # not a view holding the frame
         pts.append(item.pts)
         if item.concealed:
             concealed.append(item.pts)
@@ -254,16 +275,8 @@ def decode_segment(
         own=slice(own_lo, own_hi),
         full_size=full_size,
         concealed=[p for p in concealed if seg.start_pts <= p < (seg.end_pts or float("inf"))],
+        luma=kept,
     )
-
-
-@dataclass
-class LumaFrame:
-    pts: int
-    duration: int
-    y: np.ndarray  # (H, W) luma codes as stored, display orientation, uint8 or uint16
-    bits: int  # of the codes in ``y``
-    concealed: bool
 
 
 def iter_luma(
@@ -281,9 +294,13 @@ def iter_luma(
     ones the output is tagged with."""
     frames = _iter_frames(uri, seg, owned_only=True, deinterlace=deinterlace, timeline=timeline)
     for item in frames:
-        y, bits = luma_of(item.frame, matrix=matrix, full_range=full_range)
-        y = to_display(y, item.rotation)
-        yield LumaFrame(item.pts, item.duration, y, bits, item.concealed)
+        yield _luma_frame(item, matrix, full_range)
+
+
+def _luma_frame(item: _Frame, matrix: int, full_range: bool, *, copy: bool = False) -> LumaFrame:
+    y, bits = luma_of(item.frame, matrix=matrix, full_range=full_range)
+    y = to_display(y, item.rotation)
+    return LumaFrame(item.pts, item.duration, y.copy() if copy else y, bits, item.concealed)
 
 
 def luma_of(frame: av.VideoFrame, *, matrix: int, full_range: bool) -> tuple[np.ndarray, int]:

@@ -4,13 +4,14 @@ The output's Y' plane is the source's, code for code (shifted only when the outp
 only Cb/Cr are computed, at chroma resolution, from L* (of the source Y') and the upsampled ab
 (``vidcolor.video.chroma``). Colour tags follow ``vidcolor.video.tags``; sample aspect ratio and field order
 are carried over. Segments are encoded without B-frames so DTS == PTS: the concatenation in
-``mux`` then has monotonic DTS at every join. The encoder re-decodes its segment's luma
-(``iter_luma``) instead of receiving full frames from other stages.
+``mux`` then has monotonic DTS at every join. On Ray the encoder re-decodes its segment's luma
+(``iter_luma``) instead of receiving full frames from other stages; a local run hands it over.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +23,7 @@ from vidcolor.errors import VidcolorError
 from vidcolor.video import containers
 from vidcolor.video.chroma import ChromaMerger
 from vidcolor.video.codecs import CODECS
-from vidcolor.video.decode import iter_luma
+from vidcolor.video.decode import LumaFrame, iter_luma
 from vidcolor.video.planes import change_depth, chroma_subsampling, make_frame, pad_to
 from vidcolor.video.probe import VideoInfo
 from vidcolor.video.segments import Segment
@@ -176,8 +177,11 @@ def encode_segment(
     out_path: str | Path,
     settings: EncodeSettings,
     source: VideoInfo,
+    *,
+    luma: Iterable[LumaFrame] | None = None,
 ) -> Path:
-    """Encode the owned frames of ``seg`` colourised with ``ab_small`` (n_owned, 2, h, w)."""
+    """Encode the owned frames of ``seg`` colourised with ``ab_small`` (n_owned, 2, h, w);
+    ``luma``: their stored luma when the caller decoded it already (else decoded here)."""
     out_path = Path(out_path)
     if len(ab_small) != seg.n_frames:
         raise VidcolorError(
@@ -191,7 +195,7 @@ def encode_segment(
     with av.open(str(out_path), mode="w", format=settings.segment_format()) as out:
         stream = _open_video(out, settings, source, pix_fmt, tags)
         merge = ChromaMerger(fmt, pix_fmt, (stream.height, stream.width))
-        frames = _luma(uri, seg, settings, source, tags)
+        frames = _luma(uri, seg, settings, source, tags) if luma is None else luma
         for item, ab in zip(frames, ab_small, strict=False):
             if item.y.shape != (source.height, source.width):
                 raise VidcolorError(
