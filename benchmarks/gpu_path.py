@@ -80,6 +80,7 @@ def colourise_once(
     name, checkpoint = model
     shutil.rmtree(out, ignore_errors=True)  # a finished output of an earlier run is skipped
     cmd = [sys.executable, "-m", "vidcolor", "colourise", str(clip), "-o", str(out), "--quiet"]
+    cmd += ["--address", "local"]  # the Ray plan an archive runs (a 42 s clip alone: in-process)
     cmd += ["--checkpoint", checkpoint, "--inception-weights", inception]
     cmd += ["--device", "cpu", "--model-size", "64"] if smoke else ["--device", "cuda"]
     with GpuBusy() as gpu:

@@ -226,11 +226,14 @@ def test_wrong_secret_is_refused_and_never_echoed(auth_s3, bikes, ckpt, tmp_path
     try:
         cmd = [sys.executable, "-m", "vidcolor", "colourise", "--checkpoint", str(ckpt)]
         cmd += ["--model-size", "64", "s3://vault/reels/"]
-        runs = [  # local output, a local video beside (Ray runs); then S3 output (report fails)
+        runs = [  # local output, a local video beside, on Ray; then S3 output (report fails)
             subprocess.run(
                 cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
             )
-            for args in ([str(clip), "-o", str(out)], ["-o", "s3://vault/colour/"])
+            for args in (
+                [str(clip), "-o", str(out), "--address", "local"],  # else in-process: short
+                ["-o", "s3://vault/colour/"],
+            )
         ]
         local_run, s3_run = runs
         assert local_run.returncode == 1, local_run.stderr

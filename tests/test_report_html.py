@@ -245,7 +245,7 @@ def test_ten_thousand_rows_stay_a_light_page():
 
 
 def test_quiet_prints_only_errors_and_the_summary(tmp_path, bikes, run_cli):
-    """On Ray (a video), with a broken input: stdout is the summary line, stderr the one error;
+    """On Ray (--address local: a short clip alone runs in-process), with a broken input: stdout is the summary line, stderr the one error;
     Ray's own lines (token auth, 'Started a local Ray instance', 'Progress bars disabled', the core
     worker's actor-constructor error) went to the Ray session's log directory instead."""
     src = tmp_path / "in"
@@ -255,7 +255,8 @@ def test_quiet_prints_only_errors_and_the_summary(tmp_path, bikes, run_cli):
     ray_tmp = tempfile.mkdtemp(prefix="vc-ray-", dir="/tmp")  # short: Ray's socket paths
     try:
         args = ["colourise", src, "-o", tmp_path / "out", "--checkpoint", ckpt]
-        res = run_cli(*args, "--model-size", "64", "--quiet", env={"RAY_TMPDIR": ray_tmp})
+        args += ["--model-size", "64", "--quiet", "--address", "local"]
+        res = run_cli(*args, env={"RAY_TMPDIR": ray_tmp})
         assert res.returncode == 1, res.stderr
         error = f"{src / 'broken.mp4'}: not a readable video file"
         assert [x for x in res.stderr.splitlines() if x.strip()] == [

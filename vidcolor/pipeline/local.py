@@ -29,8 +29,10 @@ from vidcolor.pipeline.state import config_key, read_plan
 from vidcolor.video.threads import codec_threads_set
 
 _END = object()  # the reader's last item
-# Luma a segment may hold from decode to encode: ~10 s of 1080p (4 in flight on 2 cores).
-LUMA_BYTES = 512 * 1024**2
+# Luma a segment may hold from decode to encode: 2 s of 1080p (up to cores + 4 segments are in
+# flight: the reader's, the queued one, the model's, the finish pool's); a larger one is decoded
+# again by its encoder.
+LUMA_BYTES = 128 * 1024**2
 SHORT_SEGMENT_SECONDS = 2.0
 
 
