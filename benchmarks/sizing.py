@@ -1,9 +1,12 @@
 """How many CPU cores one GPU needs: CPU ms per frame of every stage but the model at 720p and
 1080p (decode -> L, smoothing, encode = luma decode + Y'CbCr merge + x264, join), against what
 cannot be avoided (H.264 decode + x264 veryfast alone on the same frames: issue 27's ratio, goal
-<= 1.5), the model's frames/s, and from them the cores per GPU for each model size. Then the whole
-run as a new user makes it: ``vidcolor colourise --model-size 64 --smoothing 0`` on a 21 s 720p
-reel, Ray start-up included, against ffmpeg's own x264 veryfast transcode of it (goal <= 2x).
+<= 1.5), as a run on Ray has them and as a short local run in-process does (each frame decoded
+once, shorter segments), the model's frames/s, and from them the cores per GPU for each model
+size. Then the whole run as a new user makes it: ``vidcolor colourise --model-size 64 --smoothing
+0`` on a 21 s 720p reel (in-process, a short local run), and the same on a local Ray
+(``--address local``), start-up included, against ffmpeg's own x264 veryfast transcode of it
+(goal <= 2x).
 
 GPU frames/s come from this machine's GPU when it has one, else from the last ``bench gpu`` run
 on an H100 (benchmarks/RESULTS.md, 2026-11-25): the sizing is then a cross-machine estimate, and
@@ -77,23 +80,32 @@ def h264_decode_alone(clip: Path, frames: int) -> float:
     return cpu_ms(decode, frames)[0]
 
 
-def stage_costs(clip: Path, checkpoint: str, smoke: bool, defaults: PipelineConfig) -> dict:
+def stage_costs(
+    clip: Path, checkpoint: str, smoke: bool, defaults: PipelineConfig, *, local: bool = False
+) -> dict:
     """CPU ms per frame of each stage but the model, and of the unavoidable pair, on ``clip``,
-    cut into segments as a run with ``defaults`` cuts it."""
+    cut into segments as a run with ``defaults`` cuts it on Ray, or, ``local``, as a short local
+    run does (pipeline/local.py: its shorter segments, each frame decoded once: the decode keeps
+    the owned frames' luma and the encoder takes it)."""
     from benchmarks.smoothing import best_of
     from benchmarks.stages import smooth_rows
     from vidcolor.infer import Colouriser
+    from vidcolor.pipeline.local import short_segments
     from vidcolor.video.decode import decode_segment
     from vidcolor.video.probe import probe
     from vidcolor.video.segments import plan_segments
+    from vidcolor.video.tags import output_tags
 
     info = probe(str(clip))
-    segments = plan_segments(
-        info, segment_seconds=defaults.segment_seconds, overlap=defaults.overlap
-    )
+    config = short_segments(defaults) if local else defaults
+    segments = plan_segments(info, segment_seconds=config.segment_seconds, overlap=config.overlap)
     size = 64 if smoke else MODEL_SIZE
     n = info.frame_count
-    decode_ms, decoded = cpu_ms(lambda: [decode_segment(str(clip), s, size) for s in segments], n)
+    tags = output_tags(info.video)
+    keep = (tags.matrix, tags.full_range) if local else None
+    decode_ms, decoded = cpu_ms(
+        lambda: [decode_segment(str(clip), s, size, luma=keep) for s in segments], n
+    )
     colouriser = Colouriser(checkpoint, device="cpu")
     ab = [colouriser.predict_ab(d.l_small) for d in decoded]
     smooth_rows(decoded[:1], ab[0])  # warm-up: the compiled kernels load once per process
@@ -102,10 +114,11 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool, defaults: PipelineConf
         REPEATS, lambda: smooth_rows(decoded, np.concatenate(ab))
     )
     owned = [a[d.own] for a, d in zip(smoothed, decoded, strict=True)]
-    encode = encode_costs(clip, segments, owned, info)
+    lumas = [d.luma for d in decoded] if local else [None] * len(decoded)
+    encode = encode_costs(clip, segments, owned, info, lumas)
     x264_ms = encode.pop("x264 veryfast alone")
     return {
-        "size": f"{info.width}x{info.height}",
+        "size": f"{info.width}x{info.height}" + (" in-process" if local else ""),
         "frames": n,
         "decode -> L": decode_ms,
         "smoothing (radius 3)": 1000 * smooth_cpu / n,
@@ -115,9 +128,9 @@ def stage_costs(clip: Path, checkpoint: str, smoke: bool, defaults: PipelineConf
     }
 
 
-def encode_costs(clip: Path, segments, smoothed: list[np.ndarray], info) -> dict:
+def encode_costs(clip: Path, segments, smoothed: list[np.ndarray], info, lumas: list) -> dict:
     """CPU ms per frame of the encode stage, the join, the merge alone and x264 alone, on the
-    segments of ``clip`` with their smoothed ab."""
+    segments of ``clip`` with their smoothed ab (and the luma their decode kept, or None)."""
     from benchmarks.stage_encode import encode_parts, x264_alone
     from vidcolor.video.encode import EncodeSettings, encode_segment
     from vidcolor.video.mux import finalise
@@ -126,12 +139,11 @@ def encode_costs(clip: Path, segments, smoothed: list[np.ndarray], info) -> dict
     settings, work = EncodeSettings(), clip.parent / f"{clip.stem}-segments"
     work.mkdir(exist_ok=True)
     files = [work / f"seg{s.index}{settings.segment_suffix()}" for s in segments]
-    encode_segment(str(clip), segments[0], smoothed[0], files[0], settings, info)  # warm-up
+    args = list(zip(segments, smoothed, files, lumas, strict=True))
+    s, a, f, y = args[0]
+    encode_segment(str(clip), s, a, f, settings, info, luma=y)  # warm-up
     encode_ms, _ = cpu_ms(
-        lambda: [
-            encode_segment(str(clip), s, a, f, settings, info)
-            for s, a, f in zip(segments, smoothed, files, strict=True)
-        ],
+        lambda: [encode_segment(str(clip), s, a, f, settings, info, luma=y) for s, a, f, y in args],
         n,
     )
     join_ms, _ = cpu_ms(
@@ -148,14 +160,14 @@ def encode_costs(clip: Path, segments, smoothed: list[np.ndarray], info) -> dict
     in_memory = [[f for g in frames for f in g]]
     x264 = [x264_alone(in_memory, settings, info.frame_rate or 25) for _ in range(REPEATS)]
     return {
-        "encode (luma decode + merge + x264)": encode_ms,
+        "encode (merge + x264; on Ray + luma decode)": encode_ms,
         "join + audio": join_ms,
         "  of which Y'CbCr merge": 1000 * merge_cpu / n,
         "x264 veryfast alone": 1000 * min(cpu for _, cpu, _ in x264) / x264[0][2],
     }
 
 
-PIPELINE_STAGES = ("decode -> L", "smoothing (radius 3)", "encode (luma decode + merge + x264)", "join + audio")  # fmt: skip
+PIPELINE_STAGES = ("decode -> L", "smoothing (radius 3)", "encode (merge + x264; on Ray + luma decode)", "join + audio")  # fmt: skip
 UNAVOIDABLE = ("H.264 decode alone", "x264 veryfast alone")
 
 
@@ -243,6 +255,7 @@ def task_threads():
 
 def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
     from vidcolor.pipeline import PipelineConfig
+    from vidcolor.pipeline.local import short_segments
 
     defaults = PipelineConfig()  # segments and context frames as a default run has them
     result = start_result("sizing", "CPU cores per GPU, and the whole run against ffmpeg", smoke)
@@ -254,7 +267,12 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         clips = grey_reels(workdir, 2)
     checkpoint = bench_checkpoint(workdir, smoke)
     with task_threads():
-        rows, ratios = stage_table([stage_costs(c, checkpoint, smoke, defaults) for c in clips])
+        costs = [
+            stage_costs(c, checkpoint, smoke, defaults, local=local)
+            for local in (False, True)
+            for c in clips
+        ]
+        rows, ratios = stage_table(costs)
     result.tables[
         f"CPU ms per frame, one process (codecs on {TASK_THREADS} thread, as in a task)"
     ] = rows
@@ -281,7 +299,10 @@ def run(workdir: Path, *, smoke: bool = False) -> BenchResult:
         "context frames each side (decoded and smoothed, not written; the model infers them once "
         "when a video's segments reach one actor in order), so a frame's cost includes its "
         "share of the context; the clips are the 5.3 s clip twice (two segments). Before "
-        "2026-12-04 19:00 the segments were 1 s without context: more segment starts, no context."
+        "2026-12-04 19:00 the segments were 1 s without context: more segment starts, no context. "
+        "The in-process columns cut the segments as a short local run does "
+        f"({short_segments(defaults).segment_seconds:g} s, same context) and decode each frame "
+        "once: decode -> L keeps the owned frames' luma (a copy), the encoder takes it."
     )
     result.wall_s = time.perf_counter() - t_start
     return result
