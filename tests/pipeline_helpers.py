@@ -68,6 +68,20 @@ def frame_times(path: Path) -> list[float]:
     return [float(x.strip(",")) for x in out.split() if x.strip(",")]
 
 
+def framemd5(path: Path) -> list[str]:
+    """Per-frame MD5 of the decoded video, by ffmpeg (identical pixels <=> identical list)."""
+    out = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return [
+        line.rsplit(",", 1)[-1].strip() for line in out.splitlines() if not line.startswith("#")
+    ]
+
+
 def packet_count(path: Path, selector: str) -> int:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", selector, "-count_packets"]

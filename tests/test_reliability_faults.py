@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import cut_clip, ffprobe, tiny_checkpoint, write_photo
+from pipeline_helpers import cut_clip, ffprobe, framemd5, tiny_checkpoint, write_photo
 
 from vidcolor.pipeline import PipelineConfig, colourise
 
@@ -118,19 +118,6 @@ def run_fault(mode: str, src: Path, out: Path, ckpt: Path) -> dict:
     lines = [x for x in res.stdout.splitlines() if x.startswith('{"fault"')]
     assert lines, (res.stdout[-2000:], res.stderr[-2000:])
     return json.loads(lines[-1])
-
-
-def framemd5(path: Path) -> list[str]:
-    """Per-frame MD5 of the decoded video, by ffmpeg (identical pixels <=> identical list)."""
-    out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [
-        line.rsplit(",", 1)[-1].strip() for line in out.splitlines() if not line.startswith("#")
-    ]
 
 
 def test_killed_colouriser_actor_gives_identical_output(clip, ray_local, tmp_path):
