@@ -24,21 +24,29 @@ from vidcolor.video.tags import output_tags
 def test_short_local_runs_go_in_process_the_others_on_ray(tmp_path, bikes, s3_env, monkeypatch):
     clip = cut_clip(bikes, tmp_path / "clip.mp4", seconds=2, width=160, gop=10, audio=False)
     config = PipelineConfig()
-    assert "in-process" in run.small_local_run([str(clip)], config)
+    assert "1 film(s) of 2 s, 0 photo(s): in-process" in run.small_local_run([str(clip)], config)
     assert run.small_local_run([str(clip)], PipelineConfig(address="auto")) == ""
     photos = tmp_path / "photos"
     photos.mkdir()
     rgb = np.zeros((32, 48, 3), np.uint8)
     for i in range(limits.LOCAL_FILES):
-        write_photo(rgb, photos / f"p{i}.png", width=48)
-    assert "8 photo(s)" in run.small_local_run([str(photos)], config)
+        write_photo(rgb, photos / f"{'abcdefgh'[i]}.png", width=48)  # not numbered: photos
+    assert "0 film(s) of 0 s, 8 photo(s)" in run.small_local_run([str(photos)], config)
     write_photo(rgb, photos / "one-more.png", width=48)
     assert run.small_local_run([str(photos)], config) == ""  # a folder of many: Ray
+    scans = tmp_path / "scans"  # a frame sequence is one film: its frames at --sequence-fps
+    scans.mkdir()
+    for i in range(12):
+        write_photo(rgb, scans / f"reel_{86400 + i:07d}.png", width=48)
+    assert "1 film(s) of 0 s, 0 photo(s)" in run.small_local_run([str(scans)], config)
+    assert run.small_local_run([str(scans)], PipelineConfig(sequences="off")) == ""  # 12 photos
     s3_env.create_bucket(Bucket="films")
     s3_env.upload_file(str(clip), "films", "clip.mp4")
     assert run.small_local_run(["s3://films/"], config) == ""  # the archive's bucket: Ray
     monkeypatch.setattr(limits, "LOCAL_SECONDS", 1.5)
     assert run.small_local_run([str(clip)], config) == ""  # longer in all: Ray
+    assert run.small_local_run([str(scans)], config) != ""  # 12 frames at 24 fps: 0.5 s
+    assert run.small_local_run([str(scans)], PipelineConfig(sequence_fps="6")) == ""  # 2 s
 
 
 def test_short_segments_keep_the_context_a_small_share():

@@ -87,22 +87,28 @@ def colourise(inputs: list[str], output: str, config: PipelineConfig | None = No
 
 def small_local_run(inputs: list[str], config: PipelineConfig) -> str:
     """Why the run goes in-process ('' when it goes on Ray): no cluster asked for (``--address``),
-    a few local photos and videos, short in all. Peeks at the start of the listing only (a prefix
-    of a million files costs one page) and at the videos' container headers."""
+    a few local photos, videos and frame sequences, short in all. Peeks at the start of the
+    listing only (a prefix of a million files costs one page) and at the videos' headers."""
     from vidcolor.listing import Lister
     from vidcolor.storage import is_s3, kind_of
 
     if config.address is not None:
         return ""
-    first = list(islice(Lister().iter_inputs(inputs), limits.LOCAL_FILES + 1))
+    lister = Lister(sequences=config.sequences == "on")
+    first = list(islice(lister.iter_inputs(inputs), limits.LOCAL_FILES + 1))
     files = [x for x in first if not x.note and not x.problem]
     if len(first) > limits.LOCAL_FILES or any(is_s3(x.uri) for x in files):
         return ""
-    videos = [x.uri for x in files if kind_of(x.uri) == "video"]
-    seconds = sum(_container_seconds(uri) for uri in videos)
+    films = [x for x in files if x.sequence or kind_of(x.uri) == "video"]
+    seconds = sum(
+        x.sequence.length / float(config.sequence_rate())
+        if x.sequence
+        else _container_seconds(x.uri)
+        for x in films
+    )  # a sequence's own rate (a DPX header's) is read later; --sequence-fps is near enough
     if seconds > limits.LOCAL_SECONDS:
         return ""
-    what = f"{len(files)} file(s), {seconds:.0f} s of video" if videos else f"{len(files)} photo(s)"
+    what = f"{len(films)} film(s) of {seconds:.0f} s, {len(files) - len(films)} photo(s)"
     return f"{what}: in-process, Ray would take longer to start (--address local runs on Ray)"
 
 
