@@ -89,6 +89,22 @@ def _grey_lstar(frame: av.VideoFrame, height: int, width: int) -> np.ndarray | N
     return cie.lstar_of_grey_luma(full)[luma_plane(small)]
 
 
+def _small_lstar(frame: av.VideoFrame, target: tuple[int, int]) -> np.ndarray:
+    """L* of ``frame`` resized to ``target`` (height, width; coded orientation): a grey frame's
+    from its luma plane, any other's through swscale's RGB."""
+    l_star = _grey_lstar(frame, *target)
+    if l_star is not None:
+        return l_star
+    rgb = frame.to_ndarray(
+        format="rgb24",
+        height=target[0],
+        width=target[1],
+        interpolation="AREA",
+        src_color_range=_src_range(frame),
+    )
+    return cie.lstar_of_rgb(rgb)
+
+
 def _src_range(frame: av.VideoFrame):
     # PyAV treats None as "unspecified" (= limited for YUV); pass full range through explicitly.
     return frame.color_range if int(frame.color_range) == 2 else None
@@ -245,18 +261,8 @@ def decode_segment(
             full_size = (h, w)
             mh, mw = model_resolution(h, w, model_size)
             target = (mw, mh) if rotation in (90, 270) else (mh, mw)  # coded orientation
-        l_star = _grey_lstar(frame, *target)
-        if l_star is None:
-            rgb = frame.to_ndarray(
-                format="rgb24",
-                height=target[0],
-                width=target[1],
-                interpolation="AREA",
-                src_color_range=_src_range(frame),
-            )
-            l_star = cie.lstar_of_rgb(rgb)
-        pending.append(_to_display(l_star, rotation))
-        if kept is not None and seg.start_pts <= item.pts < (seg.end_pts or float("inf")):
+        pending.append(_to_display(_small_lstar(frame, target), rotation))
+        if kept is not None and seg.owns(item.pts):
             kept.append(_luma_frame(item, *luma, copy=True))  # not a view holding the frame
         pts.append(item.pts)
         if item.concealed:
@@ -274,7 +280,7 @@ def decode_segment(
         l_small=np.concatenate(chunks).astype(np.float32, copy=False),
         own=slice(own_lo, own_hi),
         full_size=full_size,
-        concealed=[p for p in concealed if seg.start_pts <= p < (seg.end_pts or float("inf"))],
+        concealed=[p for p in concealed if seg.owns(p)],
         luma=kept,
     )
 

@@ -29,6 +29,10 @@ class Segment:
     def n_decoded(self) -> int:
         return self.n_before + self.n_frames + self.n_after
 
+    def owns(self, pts: int) -> bool:
+        """Whether the frame at ``pts`` is this segment's own (not its context)."""
+        return self.start_pts <= pts and (self.end_pts is None or pts < self.end_pts)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
